@@ -1,0 +1,5 @@
+import type { Check } from '../core/check.js';
+import imageOsType from './image/os-type.js';
+
+/** The catalogue. A check that is not listed here does not exist; the catalogue test enforces it. */
+export const allChecks: readonly Check[] = [imageOsType];
