@@ -1,0 +1,12 @@
+import type { CheckContext } from '../core/check.js';
+import type { Logger } from '../core/logger.js';
+import type { CloudSession } from '../openstack/types.js';
+
+export function createCheckContext(
+  cloud: CloudSession,
+  parameters: Readonly<Record<string, string>>,
+  log: Logger,
+  signal: AbortSignal,
+): CheckContext {
+  return { cloud, parameters, log, signal, now: () => new Date() };
+}

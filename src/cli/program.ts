@@ -1,0 +1,261 @@
+import { createInterface } from 'node:readline/promises';
+import { Command, CommanderError } from 'commander';
+import { allChecks } from '../checks/index.js';
+import { describeError, ExitCode, StackdoctorError, UsageError } from '../core/errors.js';
+import { exitCodeForResults } from '../core/exit-codes.js';
+import { applyFixes, planFixes } from '../core/fixer.js';
+import { findInterruptedSteps, Journal } from '../core/journal.js';
+import type { Logger } from '../core/logger.js';
+import { CheckRegistry } from '../core/registry.js';
+import { runChecks } from '../core/runner.js';
+import { applyUndo, planUndo } from '../core/undo.js';
+import type { RenderOptions } from '../reporters/format.js';
+import { describeCloud } from './commands/cloud.js';
+import { explainCheck } from './commands/explain.js';
+import { renderOutcomes, renderPlan } from './commands/fix.js';
+import { listRuns, renderUndoOutcomes, renderUndoPlan, showRun } from './commands/journal.js';
+import { listChecks } from './commands/list.js';
+import { renderCheckResults, validateParameters } from './commands/check.js';
+import { connectCloud } from './connect.js';
+import { createCheckContext } from './context.js';
+import { type CliEnvironment, journalDirectory, processEnvironment, useColour } from './environment.js';
+import { createStderrLogger } from './logger.js';
+import {
+  addCommonOptions,
+  addRunOptions,
+  type CommonOptions,
+  parseParameters,
+  parsePositiveInteger,
+  type RunOptions,
+} from './options.js';
+import { version } from './version.js';
+
+interface FixOptions extends RunOptions {
+  apply?: boolean;
+  yes?: boolean;
+  max: number;
+}
+
+interface UndoOptions extends CommonOptions {
+  apply?: boolean;
+}
+
+export async function runCli(args: readonly string[], environment: CliEnvironment = processEnvironment()): Promise<number> {
+  let exitCode: number = ExitCode.ok;
+  let debug = args.includes('--debug');
+  const registry = new CheckRegistry(allChecks);
+  const print = (text: string) => environment.stdout.write(text);
+  const renderOptions = (options: CommonOptions): RenderOptions => ({
+    format: options.format,
+    columns: options.column,
+    colour: useColour(options, environment),
+  });
+  const loggerFor = (options: CommonOptions): Logger => {
+    debug = Boolean(options.debug);
+    return createStderrLogger(debug);
+  };
+  const journalFor = (options: CommonOptions) => new Journal(journalDirectory(options, environment));
+  const warnInterrupted = async (journal: Journal, log: Logger) => {
+    for (const state of await findInterruptedSteps(journal)) {
+      log.warn(
+        `run ${state.step.runId} stopped between intent and outcome of "${state.step.describe}" ` +
+          `(${state.step.resource.type} ${state.step.resource.id}): check it; the prior state is in \`stackdoctor journal ${state.step.runId}\``,
+      );
+    }
+  };
+
+  const program = new Command('stackdoctor')
+    .description('Finds and safely repairs the problems OpenStack operators hit again and again.')
+    .version(version, '-V, --version')
+    .exitOverride()
+    .configureOutput({ writeOut: print, writeErr: (text) => environment.stderr.write(text) })
+    .showSuggestionAfterError();
+
+  addCommonOptions(program.command('list').description('list the catalogue of checks')).action((options: CommonOptions) => {
+    print(listChecks(registry.all(), renderOptions(options)));
+  });
+
+  addCommonOptions(program.command('explain').argument('<check>').description('show the runbook of a check')).action(
+    async (id: string, options: CommonOptions) => {
+      const check = registry.get(id);
+      if (!check) throw new UsageError(`no check "${id}"`, { hint: 'stackdoctor list shows the catalogue' });
+      print(await explainCheck(check, renderOptions(options)));
+    },
+  );
+
+  addRunOptions(program.command('check').argument('[checks...]', 'check ids or globs (default: all)')).description(
+    'detect problems; the exit code is the worst finding',
+  ).action(async (patterns: string[], options: RunOptions) => {
+    const checks = registry.select(patterns);
+    const parameters = parseParameters(options.set);
+    validateParameters(checks, parameters);
+    const log = loggerFor(options);
+    const cloud = await connectCloud(options, environment, log);
+    try {
+      const startedAt = new Date();
+      const results = await runChecks(checks, (signal) => createCheckContext(cloud, parameters, log, signal), {
+        concurrency: options.concurrency,
+        timeoutMs: options.timeout * 1000,
+      });
+      exitCode = exitCodeForResults(results, options.failOn);
+      print(
+        renderCheckResults(results, { cloud: cloud.cloudName, region: cloud.region, startedAt, exitCode }, renderOptions(options)),
+      );
+    } finally {
+      await cloud.close();
+    }
+  });
+
+  addRunOptions(program.command('fix').argument('[checks...]', 'check ids or globs (default: all fixable)'))
+    .description('plan repairs (dry run by default); --apply to carry them out')
+    .option('--apply', 'carry out the plan')
+    .option('--yes', 'consent to fixes that need confirmation')
+    .option('--max <n>', 'refuse to touch more resources than this', parsePositiveInteger, 25)
+    .action(async (patterns: string[], options: FixOptions) => {
+      const checks = registry.select(patterns).filter((check) => check.meta.fix !== undefined);
+      if (checks.length === 0) throw new UsageError('none of the selected checks can fix anything');
+      const parameters = parseParameters(options.set);
+      validateParameters(checks, parameters);
+      const log = loggerFor(options);
+      const journal = journalFor(options);
+      // Fail before touching the cloud when the journal cannot be written: no journal, no change.
+      if (options.apply) await journal.ensureWritable();
+      await warnInterrupted(journal, log);
+      const cloud = await connectCloud(options, environment, log);
+      try {
+        const controller = new AbortController();
+        const ctx = createCheckContext(cloud, parameters, log, controller.signal);
+        const results = await runChecks(checks, () => ctx, {
+          concurrency: options.concurrency,
+          timeoutMs: options.timeout * 1000,
+        });
+        const render = renderOptions(options);
+        const items = results.flatMap((result) =>
+          result.findings.map((finding) => ({ check: registry.get(result.checkId)!, finding })),
+        );
+        for (const result of results) {
+          if (result.outcome.status === 'skipped' || result.outcome.status === 'error') {
+            log.warn(`${result.checkId} ${result.outcome.status}: ${result.outcome.reason}`);
+          }
+        }
+        const { planned, failures } = await planFixes(items, ctx);
+        const unfixable = items.filter((item) => !item.finding.fixable).length;
+        if (unfixable > 0) log.warn(`${unfixable} finding(s) cannot be fixed automatically; \`stackdoctor check\` lists them`);
+        print(renderPlan(planned, failures, render));
+        if (!options.apply) {
+          exitCode = planned.length > 0 ? ExitCode.fixNotApplied : exitCodeForResults(results, options.failOn);
+          if (planned.length > 0) log.warn(`dry run: ${planned.length} resource(s) would change; re-run with --apply`);
+          return;
+        }
+        const { runId, outcomes } = await applyFixes(
+          planned,
+          {
+            journal,
+            ctx,
+            operator: environment.operator,
+            toolVersion: version,
+            confirm: (question) => askYesNo(question, environment),
+          },
+          { max: options.max, yes: Boolean(options.yes) },
+        );
+        print(renderOutcomes(outcomes, render));
+        environment.stderr.write(`journal: run ${runId} (undo with: stackdoctor undo ${runId} --apply)\n`);
+        const bad = outcomes.filter((outcome) => outcome.result !== 'fixed' && outcome.result !== 'resolved-meanwhile');
+        exitCode =
+          bad.some((outcome) => outcome.result === 'failed' || outcome.result === 'conflict' || outcome.result === 'still-present')
+            ? ExitCode.toolFailure
+            : bad.length > 0
+              ? ExitCode.fixNotApplied
+              : ExitCode.ok;
+      } finally {
+        await cloud.close();
+      }
+    });
+
+  addCommonOptions(program.command('undo').argument('<run-id>'))
+    .description('restore what a fix run changed (dry run by default)')
+    .option('--apply', 'carry out the undo')
+    .action(async (runId: string, options: UndoOptions) => {
+      const log = loggerFor(options);
+      const journal = journalFor(options);
+      await warnInterrupted(journal, log);
+      const plan = await planUndo(journal, runId);
+      const render = renderOptions(options);
+      print(renderUndoPlan(plan, render));
+      if (!options.apply) {
+        exitCode = plan.items.some((item) => item.kind === 'reversible') ? ExitCode.fixNotApplied : ExitCode.ok;
+        return;
+      }
+      const cloud = await connectCloud({ ...options, osCloud: options.osCloud ?? plan.run.cloud }, environment, log);
+      try {
+        const ctx = createCheckContext(cloud, {}, log, new AbortController().signal);
+        const { runId: undoRunId, outcomes } = await applyUndo(plan, {
+          journal,
+          ctx,
+          findCheck: (id) => registry.get(id),
+          operator: environment.operator,
+          toolVersion: version,
+        });
+        print(renderUndoOutcomes(outcomes, render));
+        environment.stderr.write(`journal: undo run ${undoRunId}\n`);
+        exitCode = outcomes.every((outcome) => outcome.result === 'undone') ? ExitCode.ok : ExitCode.toolFailure;
+      } finally {
+        await cloud.close();
+      }
+    });
+
+  addCommonOptions(program.command('journal').argument('[run-id]'))
+    .description('list fix runs, or show what one changed and the prior state')
+    .action(async (runId: string | undefined, options: CommonOptions) => {
+      const log = loggerFor(options);
+      const journal = journalFor(options);
+      await warnInterrupted(journal, log);
+      print(runId ? await showRun(journal, runId, renderOptions(options)) : await listRuns(journal, renderOptions(options)));
+    });
+
+  addCommonOptions(program.command('cloud'))
+    .description('show the authenticated identity, endpoints, API versions and runnable checks')
+    .action(async (options: CommonOptions) => {
+      const log = loggerFor(options);
+      const cloud = await connectCloud(options, environment, log);
+      try {
+        print(await describeCloud(cloud, registry.all(), renderOptions(options)));
+      } finally {
+        await cloud.close();
+      }
+    });
+
+  try {
+    await program.parseAsync([...args], { from: 'user' });
+  } catch (error) {
+    return reportError(error, environment, debug);
+  }
+  return exitCode;
+}
+
+function reportError(error: unknown, environment: CliEnvironment, debug: boolean): number {
+  if (error instanceof CommanderError) {
+    // Commander already printed its message; help and version are successes.
+    return error.exitCode === 0 ? ExitCode.ok : ExitCode.toolFailure;
+  }
+  if (error instanceof StackdoctorError) {
+    environment.stderr.write(`stackdoctor: ${error.message}\n`);
+    if (error.hint) environment.stderr.write(`hint: ${error.hint}\n`);
+    if (debug && error.cause !== undefined) environment.stderr.write(`cause: ${describeError(error.cause)}\n`);
+    return error.exitCode;
+  }
+  environment.stderr.write(`stackdoctor: unexpected error (please report it): ${describeError(error)}\n`);
+  if (debug && error instanceof Error && error.stack) environment.stderr.write(`${error.stack}\n`);
+  return ExitCode.toolFailure;
+}
+
+async function askYesNo(question: string, environment: CliEnvironment): Promise<boolean> {
+  if (!environment.stdinIsTty) return false;
+  const readline = createInterface({ input: process.stdin, output: environment.stderr });
+  try {
+    const answer = await readline.question(`${question} [y/N] `);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    readline.close();
+  }
+}
