@@ -14,6 +14,7 @@ export function exitCodeForResults(results: readonly CheckResult[], failOn: Seve
   );
   if (counted.some((finding) => finding.severity === 'critical')) return ExitCode.critical;
   if (results.some((result) => result.outcome.status === 'error')) return ExitCode.toolFailure;
-  if (counted.some((finding) => finding.severity === 'warning')) return ExitCode.warning;
+  // With `--fail-on info`, info findings count as warnings: the operator asked to be told about them.
+  if (counted.length > 0) return ExitCode.warning;
   return ExitCode.ok;
 }
