@@ -33,7 +33,7 @@ export function addCommonOptions(command: Command): Command {
     .option('--os-interface <interface>', 'endpoint interface: public, internal or admin')
     .option('--os-cacert <file>', 'CA bundle to verify TLS with')
     .option('--insecure', 'do not verify TLS certificates')
-    .option('-f, --format <format>', 'output format: table, json, yaml, value', parseOutputFormat, 'table')
+    .option('-f, --format <format>', 'output format: table, json, yaml, value (check also: html, prometheus)', parseOutputFormat, 'table')
     .option('-c, --column <name>', 'show only this column (repeatable)', collect, [])
     .option('--journal-dir <dir>', 'journal location (default: $XDG_STATE_HOME/stackdoctor/journal)')
     .option('--no-color', 'never colour the output')

@@ -2,8 +2,10 @@ import { stringify as stringifyYaml } from 'yaml';
 import { UsageError } from '../core/errors.js';
 import type { Json } from '../core/json.js';
 
-export const outputFormats = ['table', 'json', 'yaml', 'value'] as const;
+export const outputFormats = ['table', 'json', 'yaml', 'value', 'html', 'prometheus'] as const;
 export type OutputFormat = (typeof outputFormats)[number];
+/** Reports of a whole check run; lists and records have no such form. */
+const reportOnlyFormats: readonly OutputFormat[] = ['html', 'prometheus'];
 
 export function parseOutputFormat(value: string): OutputFormat {
   const format = outputFormats.find((candidate) => candidate === value);
@@ -41,6 +43,7 @@ export function selectColumns(listing: Listing, wanted: readonly string[]): List
 }
 
 export function renderListing(listing: Listing, options: RenderOptions): string {
+  refuseReportFormat(options.format);
   const selected = selectColumns(listing, options.columns);
   switch (options.format) {
     case 'json':
@@ -49,13 +52,18 @@ export function renderListing(listing: Listing, options: RenderOptions): string 
       return stringifyYaml(toObjects(selected));
     case 'value':
       return selected.rows.map((row) => `${row.map(cellText).join(' ')}\n`).join('');
-    case 'table':
+    default:
       return renderTable(selected, options);
   }
 }
 
+function refuseReportFormat(format: OutputFormat): void {
+  if (reportOnlyFormats.includes(format)) throw new UsageError(`-f ${format} is only for \`stackdoctor check\``);
+}
+
 /** A single record (`cloud`, `explain`), shown as Field/Value like `openstack … show`. */
 export function renderRecord(record: Readonly<Record<string, Json>>, options: RenderOptions): string {
+  refuseReportFormat(options.format);
   if (options.format === 'json') return `${JSON.stringify(pick(record, options.columns), null, 2)}\n`;
   if (options.format === 'yaml') return stringifyYaml(pick(record, options.columns));
   const listing: Listing = {

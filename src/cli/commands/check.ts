@@ -5,6 +5,8 @@ import type { CheckResult } from '../../core/runner.js';
 import { buildCheckDocument, checkListing } from '../../reporters/check-report.js';
 import { severityPaint } from '../../reporters/colour.js';
 import { type RenderOptions, renderListing } from '../../reporters/format.js';
+import { renderHtml } from '../../reporters/html.js';
+import { renderPrometheus } from '../../reporters/prometheus.js';
 import { version } from '../version.js';
 
 /** Every `--set` name must belong to one of the selected checks: a typo must not be ignored silently. */
@@ -24,8 +26,11 @@ export function renderCheckResults(
   context: { cloud: string; region: string | undefined; startedAt: Date; exitCode: number },
   render: RenderOptions,
 ): string {
+  const finishedAt = new Date();
+  if (render.format === 'prometheus') return renderPrometheus(results, { ...context, finishedAt });
+  if (render.format === 'html') return renderHtml(results, { ...context, finishedAt, toolVersion: version });
   if (render.format === 'json' || render.format === 'yaml') {
-    const document = buildCheckDocument(results, { ...context, toolVersion: version, finishedAt: new Date() });
+    const document = buildCheckDocument(results, { ...context, toolVersion: version, finishedAt });
     return render.format === 'json' ? `${JSON.stringify(document, null, 2)}\n` : stringifyYaml(document);
   }
   return renderListing(checkListing(results), {

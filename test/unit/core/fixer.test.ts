@@ -5,11 +5,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { z } from 'zod';
-import { type Check, type CheckContext, defineCheck, type Finding } from '../../../src/core/check.js';
+import { type Check, type CheckContext, defineCheck, type Finding, type FixStep } from '../../../src/core/check.js';
 import { silentLogger } from '../../../src/core/logger.js';
 import { applyFixes, BlastRadiusError, planFixes } from '../../../src/core/fixer.js';
 import { findInterruptedSteps, Journal } from '../../../src/core/journal.js';
-import { canonicalJson } from '../../../src/core/json.js';
+import { canonicalJson, type Json } from '../../../src/core/json.js';
 import { completeFinding, cloudTarget } from '../../../src/core/runner.js';
 import { applyUndo, DriftError, planUndo } from '../../../src/core/undo.js';
 import { MemoryCloud } from '../../support/memory-cloud.js';
@@ -48,7 +48,7 @@ function colourCheck(safety: 'safe' | 'confirm' = 'safe'): Check {
       const response = await ctx.cloud.request('image', { path: `/things/${finding.resource.id}`, schema: thingSchema });
       return inspect(response.body);
     },
-    async plan(finding, ctx) {
+    async plan(finding, ctx): Promise<FixStep[]> {
       const { body: thing } = await ctx.cloud.request('image', { path: `/things/${finding.resource.id}`, schema: thingSchema });
       const path = `/things/${thing.id}`;
       return [
@@ -61,7 +61,11 @@ function colourCheck(safety: 'safe' | 'confirm' = 'safe'): Check {
             service: 'image',
             method: 'PATCH',
             path,
-            body: [thing.colour === undefined ? { op: 'remove', path: '/colour' } : { op: 'add', path: '/colour', value: thing.colour }],
+            body: [
+              thing.colour === undefined
+                ? { op: 'remove', path: '/colour' }
+                : { op: 'add', path: '/colour', value: thing.colour },
+            ] satisfies Json[],
           },
           priorState: JSON.parse(JSON.stringify(thing)),
           after: { service: 'image', path, expect: [{ pointer: '/colour', value: 'blue' }] },
