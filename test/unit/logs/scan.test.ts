@@ -53,7 +53,13 @@ describe('scanLogs', () => {
       host: null,
     });
     assert.deepEqual(finding.evidence.values, [
-      { requestedVersion: '5.0', capVersion: '4.17', capReleases: ['pike'], requestedReleases: ['queens', 'rocky'], count: 1 },
+      {
+        requestedVersion: '5.0',
+        capVersion: '4.17',
+        capReleases: ['pike'],
+        requestedReleases: ['queens', 'rocky'],
+        count: 1,
+      },
     ]);
   });
 
@@ -101,9 +107,14 @@ describe('scanLogs', () => {
     );
     await writeFile(
       join(root, 'hostB', 'nova', 'nova-compute.log.2.gz'),
-      gzipSync([orphanLine('2024-04-30 08:00:00.000'), orphanLine('2024-04-30 08:00:01.000', other), ''].join('\n')),
+      gzipSync(
+        [orphanLine('2024-04-30 08:00:00.000'), orphanLine('2024-04-30 08:00:01.000', other), ''].join('\n'),
+      ),
     );
-    await writeFile(join(root, 'hostB', 'nova', 'nova-compute.log'), noise('2024-05-02 11:00:00.000', 5).join('\n'));
+    await writeFile(
+      join(root, 'hostB', 'nova', 'nova-compute.log'),
+      noise('2024-05-02 11:00:00.000', 5).join('\n'),
+    );
     await writeFile(join(root, 'hostB', 'nova', 'README'), orphanLine('2024-06-01 00:00:00.000'));
 
     const result = await scanLogs([root]);
@@ -136,7 +147,8 @@ describe('scanLogs', () => {
     const root = join(directory, 'truncated');
     await mkdir(root);
     const lines: string[] = [];
-    for (let i = 0; i < 2000; i += 1) lines.push(...noise('2024-05-01 09:00:00.000', 20), orphanLine('2024-05-01 09:00:01.000'));
+    for (let i = 0; i < 2000; i += 1)
+      lines.push(...noise('2024-05-01 09:00:00.000', 20), orphanLine('2024-05-01 09:00:01.000'));
     const gz = gzipSync(lines.join('\n'));
     await writeFile(join(root, 'nova-compute.log.1.gz'), gz.subarray(0, Math.floor(gz.length / 2)));
     await writeFile(join(root, 'nova-compute.log'), `${orphanLine('2024-05-02 09:00:00.000')}\n`);
@@ -176,7 +188,7 @@ describe('scanLogs', () => {
     assert.equal(finding.evidence.count, 30);
   });
 
-  it('the operators' traceback fixture holds the error text twice, so counting once is meaningful', async () => {
+  it("the operators' traceback fixture holds the error text twice, so counting once is meaningful", async () => {
     const text = await readFile(guideTraceback, 'utf8');
     assert.equal(text.split('\n').filter((l) => l.includes('RPCVersionCapError')).length, 2);
   });
@@ -187,7 +199,10 @@ describe('host from path', () => {
 
   it('names live kolla logs after the local host', () => {
     assert.equal(
-      defaultRule({ absolutePath: '/var/log/kolla/nova/nova-compute.log', relativePath: 'nova/nova-compute.log' }),
+      defaultRule({
+        absolutePath: '/var/log/kolla/nova/nova-compute.log',
+        relativePath: 'nova/nova-compute.log',
+      }),
       'ctl1',
     );
   });
@@ -203,7 +218,10 @@ describe('host from path', () => {
   });
 
   it('leaves the host unknown for a file given on its own', () => {
-    assert.equal(defaultRule({ absolutePath: '/tmp/nova-compute.log', relativePath: 'nova-compute.log' }), undefined);
+    assert.equal(
+      defaultRule({ absolutePath: '/tmp/nova-compute.log', relativePath: 'nova-compute.log' }),
+      undefined,
+    );
   });
 
   it('applies a --host-from-path rule and rejects one without a host group', () => {
