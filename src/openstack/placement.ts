@@ -65,3 +65,48 @@ export async function getConsumerAllocations(cloud: CloudSession, consumerUuid: 
   });
   return response.body;
 }
+
+/** 1.18: `required=` filters providers by trait, so one call lists e.g. every `COMPUTE_NODE` provider. */
+export async function listResourceProvidersWithTrait(cloud: CloudSession, trait: string): Promise<ResourceProvider[]> {
+  const response = await cloud.request('placement', {
+    path: '/resource_providers',
+    query: { required: trait },
+    microversion: '1.18',
+    schema: z.object({ resource_providers: z.array(resourceProviderSchema) }),
+  });
+  return response.body.resource_providers;
+}
+
+export type ResourceAmounts = Record<string, number>;
+
+/** The body of `PUT /allocations/{consumer}` at 1.28–1.37; `consumer_generation: null` creates the consumer. */
+export interface ConsumerAllocationsWrite {
+  allocations: Record<string, { resources: ResourceAmounts }>;
+  project_id: string;
+  user_id: string;
+  consumer_generation: number | null;
+}
+
+/**
+ * Replaces all of a consumer's allocations, guarded by its generation (409 `placement.concurrent_update` when
+ * someone changed it since it was read). An empty `allocations` is Placement's safe delete.
+ */
+export async function replaceConsumerAllocations(
+  cloud: CloudSession,
+  consumerUuid: string,
+  body: ConsumerAllocationsWrite,
+): Promise<void> {
+  await cloud.request('placement', {
+    method: 'PUT',
+    path: `/allocations/${encodeURIComponent(consumerUuid)}`,
+    microversion: placementMicroversions.allocations,
+    body: {
+      allocations: Object.fromEntries(
+        Object.entries(body.allocations).map(([provider, { resources }]) => [provider, { resources: { ...resources } }]),
+      ),
+      project_id: body.project_id,
+      user_id: body.user_id,
+      consumer_generation: body.consumer_generation,
+    },
+  });
+}
