@@ -186,7 +186,7 @@ export async function openNovaDatabase(
     schema: z.ZodType<T>,
   ): Promise<T[]> => {
     try {
-      const [rows] = await connection.query<RowDataPacket[]>(sql, values);
+      const [rows] = await connection.query<RowDataPacket[]>(sql, [...values]);
       return rows.map((row) => schema.parse({ ...row }));
     } catch (error) {
       throw toDatabaseError(url, 'cannot read', error);
