@@ -6,7 +6,12 @@ import type { CloudSession } from './types.js';
  * 2.53: service and hypervisor ids are UUIDs; 2.59: migrations carry `uuid` and page; 2.69: servers of a down
  * cell come back as minimal `UNKNOWN` records instead of silently missing.
  */
-export const computeMicroversions = { services: '2.53', hypervisors: '2.53', migrations: '2.59', servers: '2.69' } as const;
+export const computeMicroversions = {
+  services: '2.53',
+  hypervisors: '2.53',
+  migrations: '2.59',
+  servers: '2.69',
+} as const;
 
 /** Nova's `[api]max_limit` default: the largest page it serves. */
 const maxPageSize = 1000;
@@ -93,13 +98,24 @@ export const migrationSchema = z
 export type Migration = z.infer<typeof migrationSchema>;
 
 // Nova counts every other status as in progress, `finished` (a resize awaiting confirmation) included.
-const finishedMigrationStatuses = new Set(['confirmed', 'reverted', 'error', 'failed', 'completed', 'cancelled', 'done']);
+const finishedMigrationStatuses = new Set([
+  'confirmed',
+  'reverted',
+  'error',
+  'failed',
+  'completed',
+  'cancelled',
+  'done',
+]);
 
 export function isMigrationInProgress(migration: Migration): boolean {
   return !finishedMigrationStatuses.has(migration.status);
 }
 
-export function listMigrations(cloud: CloudSession, query: Record<string, string> = {}): AsyncIterable<Migration> {
+export function listMigrations(
+  cloud: CloudSession,
+  query: Record<string, string> = {},
+): AsyncIterable<Migration> {
   return cloud.paginate('compute', {
     path: '/os-migrations',
     query,
@@ -119,7 +135,9 @@ export const hypervisorSchema = z
     status: z.string().optional(),
     hypervisor_type: z.string().optional(),
     host_ip: z.string().nullable().optional(),
-    service: z.object({ id: z.string(), host: z.string(), disabled_reason: z.string().nullable().optional() }).optional(),
+    service: z
+      .object({ id: z.string(), host: z.string(), disabled_reason: z.string().nullable().optional() })
+      .optional(),
   })
   .catchall(z.unknown());
 export type Hypervisor = z.infer<typeof hypervisorSchema>;
@@ -133,4 +151,44 @@ export function listHypervisors(cloud: CloudSession): AsyncIterable<Hypervisor> 
     itemSchema: hypervisorSchema,
     pageSize: maxPageSize,
   });
+}
+
+/** `PUT`/`DELETE` target of one service; at 2.53 the id is the service's UUID (openstack-reference §3.2). */
+export function computeServicePath(serviceUuid: string): string {
+  return `/os-services/${encodeURIComponent(serviceUuid)}`;
+}
+
+/** Every server (all projects, not deleted) whose instance is on this compute host. */
+export function listServersOnHost(cloud: CloudSession, host: string): AsyncIterable<Server> {
+  return cloud.paginate('compute', {
+    path: '/servers/detail',
+    query: { all_tenants: 1, host },
+    microversion: computeMicroversions.servers,
+    itemsKey: 'servers',
+    paging: { kind: 'links', linksKey: 'servers_links' },
+    itemSchema: serverSchema,
+    pageSize: maxPageSize,
+  });
+}
+
+export const aggregateSchema = z
+  .object({
+    id: z.number(),
+    uuid: z.string().optional(),
+    name: z.string(),
+    availability_zone: z.string().nullable().optional(),
+    hosts: z.array(z.string()).nullable().optional(),
+    metadata: z.record(z.string(), z.string().nullable()).nullable().optional(),
+  })
+  .catchall(z.unknown());
+export type Aggregate = z.infer<typeof aggregateSchema>;
+
+/** Host aggregates; 2.41 adds `uuid`. The list is not paged. */
+export async function listAggregates(cloud: CloudSession): Promise<Aggregate[]> {
+  const response = await cloud.request('compute', {
+    path: '/os-aggregates',
+    microversion: '2.41',
+    schema: z.object({ aggregates: z.array(aggregateSchema) }),
+  });
+  return response.body.aggregates;
 }
