@@ -8,6 +8,8 @@ export interface HostSpec {
   address: string;
   user?: string | undefined;
   port?: number | undefined;
+  /** The inventory says `ansible_connection=local`: this machine, no ssh. */
+  local?: boolean | undefined;
 }
 
 export interface RunOptions {

@@ -192,6 +192,7 @@ export function describeInventoryHost(inventory: Inventory, host: string): HostS
     address: pick('ansible_host', 'ansible_ssh_host') ?? host,
     user: pick('ansible_user', 'ansible_ssh_user'),
     port,
+    local: vars.ansible_connection === 'local',
   };
 }
 

@@ -44,6 +44,7 @@ export function resolveHosts(selection: HostSelection): HostSpec[] {
         address: given.address !== given.name ? given.address : (fromInventory?.address ?? given.address),
         user: given.user ?? fromInventory?.user,
         port: given.port ?? fromInventory?.port,
+        ...(fromInventory?.local === true ? { local: true } : {}),
       });
     }
   } else if (inventory !== undefined) {
