@@ -7,6 +7,7 @@ export function createCheckContext(
   parameters: Readonly<Record<string, string>>,
   log: Logger,
   signal: AbortSignal,
+  stateDirectory?: string,
 ): CheckContext {
-  return { cloud, parameters, log, signal, now: () => new Date() };
+  return { cloud, parameters, log, signal, now: () => new Date(), stateDirectory };
 }

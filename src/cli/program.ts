@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { allChecks } from '../checks/index.js';
@@ -55,6 +56,8 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
     return createStderrLogger(debug);
   };
   const journalFor = (options: CommonOptions) => new Journal(journalDirectory(options, environment));
+  // Checks' memory between runs lives next to the journal, so --journal-dir moves both together.
+  const stateDirectory = (options: CommonOptions) => path.join(journalDirectory(options, environment), 'state');
   const warnInterrupted = async (journal: Journal, log: Logger) => {
     for (const state of await findInterruptedSteps(journal)) {
       log.warn(
@@ -93,7 +96,7 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
     const cloud = await connectCloud(options, environment, log);
     try {
       const startedAt = new Date();
-      const results = await runChecks(checks, (signal) => createCheckContext(cloud, parameters, log, signal), {
+      const results = await runChecks(checks, (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options)), {
         concurrency: options.concurrency,
         timeoutMs: options.timeout * 1000,
       });
@@ -124,7 +127,7 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
       const cloud = await connectCloud(options, environment, log);
       try {
         const controller = new AbortController();
-        const ctx = createCheckContext(cloud, parameters, log, controller.signal);
+        const ctx = createCheckContext(cloud, parameters, log, controller.signal, stateDirectory(options));
         const results = await runChecks(checks, () => ctx, {
           concurrency: options.concurrency,
           timeoutMs: options.timeout * 1000,

@@ -119,6 +119,11 @@ export interface CheckContext {
   readonly now: () => Date;
   readonly log: Logger;
   readonly signal: AbortSignal;
+  /**
+   * A directory a check may keep small state in between runs (e.g. the suspects of a first sweep that a
+   * later sweep must confirm), one file per cloud. Undefined: the check runs without memory.
+   */
+  readonly stateDirectory?: string | undefined;
 }
 
 export type Procedure = (args: JsonObject, ctx: CheckContext) => Promise<ProcedureResult>;
