@@ -39,7 +39,10 @@ export const providerAllocationsSchema = z.object({
 export type ProviderAllocations = z.infer<typeof providerAllocationsSchema>;
 
 /** The provider's allocations keyed by consumer, or null when the provider is gone. */
-export async function getProviderAllocations(cloud: CloudSession, providerUuid: string): Promise<ProviderAllocations | null> {
+export async function getProviderAllocations(
+  cloud: CloudSession,
+  providerUuid: string,
+): Promise<ProviderAllocations | null> {
   const response = await cloud.request('placement', {
     path: `/resource_providers/${encodeURIComponent(providerUuid)}/allocations`,
     microversion: placementMicroversions.allocations,
@@ -49,7 +52,10 @@ export async function getProviderAllocations(cloud: CloudSession, providerUuid: 
 }
 
 export const consumerAllocationsSchema = z.object({
-  allocations: z.record(z.string(), z.object({ generation: z.number().optional(), resources: resourcesSchema })),
+  allocations: z.record(
+    z.string(),
+    z.object({ generation: z.number().optional(), resources: resourcesSchema }),
+  ),
   // An unknown consumer answers `{"allocations": {}}` with none of the keys below.
   project_id: z.string().optional(),
   user_id: z.string().optional(),
@@ -57,7 +63,10 @@ export const consumerAllocationsSchema = z.object({
 });
 export type ConsumerAllocations = z.infer<typeof consumerAllocationsSchema>;
 
-export async function getConsumerAllocations(cloud: CloudSession, consumerUuid: string): Promise<ConsumerAllocations> {
+export async function getConsumerAllocations(
+  cloud: CloudSession,
+  consumerUuid: string,
+): Promise<ConsumerAllocations> {
   const response = await cloud.request('placement', {
     path: `/allocations/${encodeURIComponent(consumerUuid)}`,
     microversion: placementMicroversions.allocations,
@@ -67,7 +76,10 @@ export async function getConsumerAllocations(cloud: CloudSession, consumerUuid: 
 }
 
 /** 1.18: `required=` filters providers by trait, so one call lists e.g. every `COMPUTE_NODE` provider. */
-export async function listResourceProvidersWithTrait(cloud: CloudSession, trait: string): Promise<ResourceProvider[]> {
+export async function listResourceProvidersWithTrait(
+  cloud: CloudSession,
+  trait: string,
+): Promise<ResourceProvider[]> {
   const response = await cloud.request('placement', {
     path: '/resource_providers',
     query: { required: trait },
@@ -102,7 +114,10 @@ export async function replaceConsumerAllocations(
     microversion: placementMicroversions.allocations,
     body: {
       allocations: Object.fromEntries(
-        Object.entries(body.allocations).map(([provider, { resources }]) => [provider, { resources: { ...resources } }]),
+        Object.entries(body.allocations).map(([provider, { resources }]) => [
+          provider,
+          { resources: { ...resources } },
+        ]),
       ),
       project_id: body.project_id,
       user_id: body.user_id,
