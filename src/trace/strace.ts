@@ -216,7 +216,9 @@ export function summariseTrace(
     blocked.push({ tid, ...call, fds, waitsOn });
   }
   return {
-    syscalls: [...stats.values()].sort((a, b) => b.count - a.count || b.seconds - a.seconds),
+    syscalls: [...stats.values()]
+      .map((entry) => ({ ...entry, seconds: Math.round(entry.seconds * 1e6) / 1e6 }))
+      .sort((a, b) => b.count - a.count || b.seconds - a.seconds),
     blocked,
     threadsSeen: open.size,
     signals,
