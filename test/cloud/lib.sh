@@ -33,7 +33,15 @@ die() { log "ERROR: $*"; exit 1; }
 
 # The pid file holds "PID STARTTIME" (field 22 of /proc/PID/stat), so a
 # recycled pid is never mistaken for ours.
-proc_starttime() { awk '{print $22}' "/proc/$1/stat" 2>/dev/null || true; }
+# (parsed after the last ")": the command name may contain spaces)
+proc_starttime() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  stat="${stat##*) }"
+  # shellcheck disable=SC2086
+  set -- $stat
+  echo "${20:-}"
+}
 
 svc_pid() {
   local f="$RUN/$1.pid" pid st
@@ -72,26 +80,70 @@ svc_ready() {
   else return 0; fi
 }
 
+# pid_running PID STARTTIME: the process still exists and is not a zombie
+pid_running() {
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$stat" ] || return 1
+  stat="${stat##*) }"                      # fields after "(comm) ": state is field 3
+  # shellcheck disable=SC2086
+  set -- "$2" $stat                        # now $2 = state, ${21} = starttime (field 22)
+  [ "$2" != Z ] && [ "${21}" = "$1" ]
+}
+
 # Stop one service: TERM its process group (it was started with setsid, so the
 # group is exactly what we started: master + workers), wait, then KILL.
 stop_svc() {
-  local name="$1" bound="${2:-30}" pid
+  local name="$1" bound="${2:-30}" pid st i=0
   if ! pid="$(svc_pid "$name")"; then rm -f "$RUN/$name.pid"; return 0; fi
+  st="$(proc_starttime "$pid")"
   kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-  local i=0
-  while [ -d "/proc/$pid" ] && [ "$(proc_starttime "$pid")" != "" ] && [ $i -lt $((bound * 10)) ]; do
-    sleep 0.1; i=$((i + 1))
-    # reap zombies of ours are not possible here (setsid'd by another shell); a zombie counts as gone
-    [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" = Z ] && break
-  done
-  if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != Z ]; then
+  while pid_running "$pid" "$st" && [ $i -lt $((bound * 10)) ]; do sleep 0.1; i=$((i + 1)); done
+  if pid_running "$pid" "$st"; then
     log "$name (pid $pid) did not exit within ${bound}s: KILL"
     kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
     sleep 0.5
   fi
   # workers that outlived their master (same process group)
-  pgrep -g "$pid" >/dev/null 2>&1 && kill -KILL -- "-$pid" 2>/dev/null || true
+  if pgrep -g "$pid" >/dev/null 2>&1; then
+    sleep 1
+    kill -KILL -- "-$pid" 2>/dev/null || true
+  fi
   rm -f "$RUN/$name.pid"
 }
 
 secret() { cat "$SECRETS/$1"; }
+
+start_if_down() { # start_if_down NAME CMD...
+  local name="$1"; shift
+  if svc_alive "$name"; then return 0; fi
+  log "starting $name"
+  start_svc "$name" "$@"
+}
+
+# Shared with seed.sh, which restarts these two.
+start_mistral_api() {
+  start_if_down mistral-api "$STATE/bin/mistral-server" --server api --config-file "$ETC/mistral/mistral.conf"
+}
+start_nova_compute() { # 1|2
+  start_if_down "nova-compute-$1" "$STATE/bin/nova-compute" --config-file "$ETC/nova/nova-compute-$1.conf"
+}
+
+fail_svc() {
+  log "ERROR: $1 failed to start; last lines of $LOG/$1.log:"
+  tail -n 40 "$LOG/$1.log" >&2 2>/dev/null || true
+  exit 1
+}
+
+# wait_ready NAME TIMEOUT: until the service answers; on death or timeout, show its log and exit 1
+wait_ready() {
+  local name="$1" timeout="$2" i=0
+  while ! svc_ready "$name"; do
+    svc_alive "$name" || fail_svc "$name"
+    i=$((i + 1)); [ $i -gt $((timeout * 4)) ] && { log "timeout waiting for $name"; fail_svc "$name"; }
+    sleep 0.25
+  done
+  log "$name ready${T0:+ ($(( $(date +%s) - T0 ))s)}"
+}
+
+MYSQL=(mariadb --defaults-file="$ETC/mysql/my.cnf" -uroot)

@@ -24,6 +24,13 @@ CATALOG = [
     ("mistral", "workflowv2", "http://127.0.0.1:8989/v2"),
 ]
 COMPUTE_HOSTS = ["sd-compute-1", "sd-compute-2"]
+# The base image is a healthy one: it carries the properties whose absence
+# seed.sh demonstrates (os_distro is a libosinfo short name family).
+BASE_IMAGE_PROPS = {
+    "os_type": "linux", "os_distro": "cirros", "os_version": "0.5.2",
+    "hw_disk_bus": "scsi", "hw_scsi_model": "virtio-scsi",
+    "hw_qemu_guest_agent": "yes", "hw_vif_multiqueue_enabled": "true",
+}
 
 
 def secret(name):
@@ -202,12 +209,19 @@ def resources():
         say("create image", name)
         path = os.path.join(STATE, "data", "sd-cirros.raw")
         subprocess.run(["qemu-img", "create", "-q", "-f", "raw", path, "1M"], check=True)
-        img = conn.image.post("/images", json={
-            "name": name, "disk_format": "raw", "container_format": "bare",
-            "visibility": "public"}).json()
+        img = dict(name=name, disk_format="raw", container_format="bare", visibility="public")
+        img.update(BASE_IMAGE_PROPS)
+        img = conn.image.post("/images", json=img).json()
         with open(path, "rb") as f:
             conn.image.put("/images/%s/file" % img["id"], data=f,
                            headers={"Content-Type": "application/octet-stream"})
+    else:
+        img = imgs[0]
+        patch = [{"op": "add", "path": "/" + k, "value": v}
+                 for k, v in BASE_IMAGE_PROPS.items() if str(img.get(k)).lower() != v]
+        if patch:
+            conn.image.patch("/images/%s" % img["id"], json=patch,
+                             headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
     say("resources ok")
 
 

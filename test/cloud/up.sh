@@ -54,29 +54,10 @@ if [ ! -s "$DATA/rabbitmq/.erlang.cookie" ]; then
   chmod 400 "$DATA/rabbitmq/.erlang.cookie"
 fi
 
-MISTRAL_LOAD_ACTIONS=true
-[ -e "$STAMPS/seed-mistral" ] && MISTRAL_LOAD_ACTIONS=false
 write_configs
 write_bin
 
 # --- helpers --------------------------------------------------------------------
-fail_svc() {
-  log "ERROR: $1 failed to start; last lines of $LOG/$1.log:"
-  tail -n 40 "$LOG/$1.log" >&2 2>/dev/null || true
-  exit 1
-}
-
-# wait_ready NAME TIMEOUT
-wait_ready() {
-  local name="$1" timeout="$2" i=0
-  while ! svc_ready "$name"; do
-    svc_alive "$name" || fail_svc "$name"
-    i=$((i + 1)); [ $i -gt $((timeout * 4)) ] && { log "timeout waiting for $name"; fail_svc "$name"; }
-    sleep 0.25
-  done
-  log "$name ready ($(elapsed))"
-}
-
 # run_step STAMP LOGNAME CMD... : run once per state dir, output to the log
 run_step() {
   local stamp="$1" name="$2"; shift 2
@@ -89,7 +70,6 @@ run_step() {
   touch "$STAMPS/$stamp"
 }
 
-MYSQL=(mariadb --defaults-file="$ETC/mysql/my.cnf" -uroot)
 RABBIT_ENV=(env HOME="$DATA/rabbitmq" RABBITMQ_NODENAME=rabbit@localhost
   RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 RABBITMQ_NODE_PORT=5672 RABBITMQ_DIST_PORT=25672
   ERL_EPMD_ADDRESS=127.0.0.1 ERL_EPMD_PORT=4369
@@ -110,13 +90,6 @@ uwsgi_svc() {
     --need-app --lazy-apps --processes "$procs" --threads "$threads" --enable-threads \
     --buffer-size 65535 --add-header "Connection: close" --procname-prefix-spaced "$name" \
     --wsgi-file "$file" "${envs[@]}"
-}
-
-start_if_down() { # start_if_down NAME CMD...
-  local name="$1"; shift
-  if svc_alive "$name"; then return 0; fi
-  log "starting $name"
-  start_svc "$name" "$@"
 }
 
 # --- infrastructure: epmd, RabbitMQ, MariaDB -----------------------------------------
@@ -187,7 +160,7 @@ uwsgi_svc keystone 5000 1 8 "$ETC/wsgi/keystone.py" OS_KEYSTONE_CONFIG_DIR="$ETC
 uwsgi_svc placement 8778 1 4 "$ETC/wsgi/placement.py" OS_PLACEMENT_CONFIG_DIR="$ETC/placement"
 start_if_down glance "$STATE/bin/glance-api" --config-file "$ETC/glance/glance-api.conf"
 start_if_down neutron "$STATE/bin/neutron-server" --config-file "$ETC/neutron/neutron.conf"
-start_if_down mistral-api "$STATE/bin/mistral-server" --server api --config-file "$ETC/mistral/mistral.conf"
+start_mistral_api
 wait_ready keystone 120
 
 # --- identity, catalog, flavor, image (idempotent) ------------------------------------
@@ -197,21 +170,22 @@ if [ ! -e "$STAMPS/provisioned" ] || [ ! -e "$STATE/cloud.env" ]; then
   log "identity provisioned ($(elapsed))"
 fi
 
-wait_ready rabbitmq 90
+# Nova services retry their RabbitMQ and conductor connections: start them all
+# now and wait once (the machine has 2 cores; startup is mostly CPU-bound imports).
 start_if_down nova-conductor "$STATE/bin/nova-conductor" --config-file "$ETC/nova/nova.conf"
 start_if_down nova-scheduler "$STATE/bin/nova-scheduler" --config-file "$ETC/nova/nova.conf"
 # nova-api is eventlet-patched: one thread per process, or requests hang.
 uwsgi_svc nova-api 8774 2 1 "$ETC/wsgi/nova-api.py" OS_NOVA_CONFIG_DIR="$ETC/nova"
-for s in placement glance neutron mistral-api nova-api nova-conductor nova-scheduler; do
-  wait_ready "$s" 120
-done
-
-
-# --- computes --------------------------------------------------------------------------
-start_if_down nova-compute-1 "$STATE/bin/nova-compute" --config-file "$ETC/nova/nova-compute-1.conf"
+start_nova_compute 1
 # seed.sh stops sd-compute-2 on purpose (stale service row); keep it down until --undo
 [ -e "$STAMPS/seed-stale-compute" ] || \
-  start_if_down nova-compute-2 "$STATE/bin/nova-compute" --config-file "$ETC/nova/nova-compute-2.conf"
+  start_nova_compute 2
+for s in rabbitmq placement glance neutron mistral-api nova-api nova-conductor nova-scheduler nova-compute-1; do
+  wait_ready "$s" 150
+done
+[ -e "$STAMPS/seed-stale-compute" ] || wait_ready nova-compute-2 150
+
+# --- computes: discover into cell1, wait for hypervisors and resource providers ---------
 STATE="$STATE" "$PY" "$CLOUD_SRC/provision.py" computes >>"$LOG/provision.log" 2>&1 \
   || { tail -n 40 "$LOG/provision.log" >&2; for c in nova-compute-1 nova-compute-2; do svc_alive $c || fail_svc $c; done; die "computes did not register"; }
 log "computes registered ($(elapsed))"
