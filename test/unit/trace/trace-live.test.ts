@@ -79,6 +79,24 @@ describe('trace against real processes', () => {
     assert.equal(found[0]?.container, null);
   });
 
+  it('maps a process in its own PID namespace (as in a container) to its PID inside', async () => {
+    const script = `# ${marker}-namespace\nprint("ready", flush=True)\nimport time\ntime.sleep(60)\n`;
+    const child = spawn('unshare', ['--pid', '--fork', '--kill-child', python, '-c', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    children.push(child);
+    assert.ok(child.stdout);
+    await once(child.stdout, 'data');
+    const found = await findServiceProcesses(source, `${marker}-namespace`);
+    // unshare itself carries the script in its arguments and stays in the host namespace.
+    const host = found.filter((p) => p.container === null).map((p) => p.pid);
+    assert.deepEqual(host, [child.pid]);
+    const inside = found.filter((p) => p.container !== null);
+    assert.equal(inside.length, 1);
+    assert.equal(inside[0]?.container?.pidInContainer, 1);
+    assert.notEqual(inside[0]?.pid, 1);
+  });
+
   it('names connect() and the peer for a process stuck connecting to a listener that never accepts', async () => {
     const { child, firstLine } = await start(connectScript);
     const pid = child.pid ?? 0;
