@@ -142,7 +142,8 @@ export async function analyzeGpt(reader: HeaderReader): Promise<FormatAnalysis> 
     problems.push(problem('gpt.header', `gpt header size ${headerSize} is invalid`, sectorSize + 12));
     return { problems };
   }
-  const zeroedCrc = header.slice(0, headerSize);
+  // A copy: Buffer#slice would share memory with the caller's bytes.
+  const zeroedCrc = Uint8Array.from(header.subarray(0, headerSize));
   zeroedCrc.fill(0, 16, 20);
   if (computeCrc32(zeroedCrc) !== readU32(header, 16, true)) {
     problems.push(problem('gpt.header', 'gpt header checksum is wrong', sectorSize + 16));
