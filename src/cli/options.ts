@@ -33,7 +33,12 @@ export function addCommonOptions(command: Command): Command {
     .option('--os-interface <interface>', 'endpoint interface: public, internal or admin')
     .option('--os-cacert <file>', 'CA bundle to verify TLS with')
     .option('--insecure', 'do not verify TLS certificates')
-    .option('-f, --format <format>', 'output format: table, json, yaml, value (check also: html, prometheus)', parseOutputFormat, 'table')
+    .option(
+      '-f, --format <format>',
+      'output format: table, json, yaml, value (check also: html, prometheus)',
+      parseOutputFormat,
+      'table',
+    )
     .option('-c, --column <name>', 'show only this column (repeatable)', collect, [])
     .option('--journal-dir <dir>', 'journal location (default: $XDG_STATE_HOME/stackdoctor/journal)')
     .option('--no-color', 'never colour the output')
@@ -45,7 +50,12 @@ export function addRunOptions(command: Command): Command {
     .option('--fail-on <severity>', 'lowest severity that changes the exit code', parseSeverity, 'warning')
     .option('--timeout <seconds>', 'time limit per check', parsePositiveInteger, 300)
     .option('--concurrency <n>', 'checks run at once', parsePositiveInteger, 4)
-    .option('--set <name=value>', 'a check parameter (repeatable; see `stackdoctor explain CHECK`)', collect, []);
+    .option(
+      '--set <name=value>',
+      'a check parameter (repeatable; see `stackdoctor explain CHECK`)',
+      collect,
+      [],
+    );
 }
 
 export function parseSeverity(value: string): Severity {
@@ -55,7 +65,8 @@ export function parseSeverity(value: string): Severity {
 
 export function parsePositiveInteger(value: string): number {
   const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new UsageError(`"${value}" is not a positive whole number`);
+  if (!Number.isInteger(number) || number < 1)
+    throw new UsageError(`"${value}" is not a positive whole number`);
   return number;
 }
 

@@ -11,12 +11,12 @@ import { CheckRegistry } from '../core/registry.js';
 import { runChecks } from '../core/runner.js';
 import { applyUndo, planUndo } from '../core/undo.js';
 import type { RenderOptions } from '../reporters/format.js';
+import { renderCheckResults, validateParameters } from './commands/check.js';
 import { describeCloud } from './commands/cloud.js';
 import { explainCheck } from './commands/explain.js';
 import { renderOutcomes, renderPlan } from './commands/fix.js';
 import { listRuns, renderUndoOutcomes, renderUndoPlan, showRun } from './commands/journal.js';
 import { listChecks } from './commands/list.js';
-import { renderCheckResults, validateParameters } from './commands/check.js';
 import { connectCloud } from './connect.js';
 import { createCheckContext } from './context.js';
 import { type CliEnvironment, journalDirectory, processEnvironment, useColour } from './environment.js';
@@ -41,7 +41,10 @@ interface UndoOptions extends CommonOptions {
   apply?: boolean;
 }
 
-export async function runCli(args: readonly string[], environment: CliEnvironment = processEnvironment()): Promise<number> {
+export async function runCli(
+  args: readonly string[],
+  environment: CliEnvironment = processEnvironment(),
+): Promise<number> {
   let exitCode: number = ExitCode.ok;
   let debug = args.includes('--debug');
   const registry = new CheckRegistry(allChecks);
@@ -57,7 +60,8 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
   };
   const journalFor = (options: CommonOptions) => new Journal(journalDirectory(options, environment));
   // Checks' memory between runs lives next to the journal, so --journal-dir moves both together.
-  const stateDirectory = (options: CommonOptions) => path.join(journalDirectory(options, environment), 'state');
+  const stateDirectory = (options: CommonOptions) =>
+    path.join(journalDirectory(options, environment), 'state');
   const warnInterrupted = async (journal: Journal, log: Logger) => {
     for (const state of await findInterruptedSteps(journal)) {
       log.warn(
@@ -74,40 +78,50 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
     .configureOutput({ writeOut: print, writeErr: (text) => environment.stderr.write(text) })
     .showSuggestionAfterError();
 
-  addCommonOptions(program.command('list').description('list the catalogue of checks')).action((options: CommonOptions) => {
-    print(listChecks(registry.all(), renderOptions(options)));
-  });
-
-  addCommonOptions(program.command('explain').argument('<check>').description('show the runbook of a check')).action(
-    async (id: string, options: CommonOptions) => {
-      const check = registry.get(id);
-      if (!check) throw new UsageError(`no check "${id}"`, { hint: 'stackdoctor list shows the catalogue' });
-      print(await explainCheck(check, renderOptions(options)));
+  addCommonOptions(program.command('list').description('list the catalogue of checks')).action(
+    (options: CommonOptions) => {
+      print(listChecks(registry.all(), renderOptions(options)));
     },
   );
 
-  addRunOptions(program.command('check').argument('[checks...]', 'check ids or globs (default: all)')).description(
-    'detect problems; the exit code is the worst finding',
-  ).action(async (patterns: string[], options: RunOptions) => {
-    const checks = registry.select(patterns);
-    const parameters = parseParameters(options.set);
-    validateParameters(checks, parameters);
-    const log = loggerFor(options);
-    const cloud = await connectCloud(options, environment, log);
-    try {
-      const startedAt = new Date();
-      const results = await runChecks(checks, (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options)), {
-        concurrency: options.concurrency,
-        timeoutMs: options.timeout * 1000,
-      });
-      exitCode = exitCodeForResults(results, options.failOn);
-      print(
-        renderCheckResults(results, { cloud: cloud.cloudName, region: cloud.region, startedAt, exitCode }, renderOptions(options)),
-      );
-    } finally {
-      await cloud.close();
-    }
+  addCommonOptions(
+    program.command('explain').argument('<check>').description('show the runbook of a check'),
+  ).action(async (id: string, options: CommonOptions) => {
+    const check = registry.get(id);
+    if (!check) throw new UsageError(`no check "${id}"`, { hint: 'stackdoctor list shows the catalogue' });
+    print(await explainCheck(check, renderOptions(options)));
   });
+
+  addRunOptions(program.command('check').argument('[checks...]', 'check ids or globs (default: all)'))
+    .description('detect problems; the exit code is the worst finding')
+    .action(async (patterns: string[], options: RunOptions) => {
+      const checks = registry.select(patterns);
+      const parameters = parseParameters(options.set);
+      validateParameters(checks, parameters);
+      const log = loggerFor(options);
+      const cloud = await connectCloud(options, environment, log);
+      try {
+        const startedAt = new Date();
+        const results = await runChecks(
+          checks,
+          (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options)),
+          {
+            concurrency: options.concurrency,
+            timeoutMs: options.timeout * 1000,
+          },
+        );
+        exitCode = exitCodeForResults(results, options.failOn);
+        print(
+          renderCheckResults(
+            results,
+            { cloud: cloud.cloudName, region: cloud.region, startedAt, exitCode },
+            renderOptions(options),
+          ),
+        );
+      } finally {
+        await cloud.close();
+      }
+    });
 
   addRunOptions(program.command('fix').argument('[checks...]', 'check ids or globs (default: all fixable)'))
     .description('plan repairs (dry run by default); --apply to carry them out')
@@ -143,11 +157,14 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
         }
         const { planned, failures } = await planFixes(items, ctx);
         const unfixable = items.filter((item) => !item.finding.fixable).length;
-        if (unfixable > 0) log.warn(`${unfixable} finding(s) cannot be fixed automatically; \`stackdoctor check\` lists them`);
+        if (unfixable > 0)
+          log.warn(`${unfixable} finding(s) cannot be fixed automatically; \`stackdoctor check\` lists them`);
         print(renderPlan(planned, failures, render));
         if (!options.apply) {
-          exitCode = planned.length > 0 ? ExitCode.fixNotApplied : exitCodeForResults(results, options.failOn);
-          if (planned.length > 0) log.warn(`dry run: ${planned.length} resource(s) would change; re-run with --apply`);
+          exitCode =
+            planned.length > 0 ? ExitCode.fixNotApplied : exitCodeForResults(results, options.failOn);
+          if (planned.length > 0)
+            log.warn(`dry run: ${planned.length} resource(s) would change; re-run with --apply`);
           return;
         }
         const { runId, outcomes } = await applyFixes(
@@ -163,13 +180,19 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
         );
         print(renderOutcomes(outcomes, render));
         environment.stderr.write(`journal: run ${runId} (undo with: stackdoctor undo ${runId} --apply)\n`);
-        const bad = outcomes.filter((outcome) => outcome.result !== 'fixed' && outcome.result !== 'resolved-meanwhile');
-        exitCode =
-          bad.some((outcome) => outcome.result === 'failed' || outcome.result === 'conflict' || outcome.result === 'still-present')
-            ? ExitCode.toolFailure
-            : bad.length > 0
-              ? ExitCode.fixNotApplied
-              : ExitCode.ok;
+        const bad = outcomes.filter(
+          (outcome) => outcome.result !== 'fixed' && outcome.result !== 'resolved-meanwhile',
+        );
+        exitCode = bad.some(
+          (outcome) =>
+            outcome.result === 'failed' ||
+            outcome.result === 'conflict' ||
+            outcome.result === 'still-present',
+        )
+          ? ExitCode.toolFailure
+          : bad.length > 0
+            ? ExitCode.fixNotApplied
+            : ExitCode.ok;
       } finally {
         await cloud.close();
       }
@@ -186,10 +209,16 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
       const render = renderOptions(options);
       print(renderUndoPlan(plan, render));
       if (!options.apply) {
-        exitCode = plan.items.some((item) => item.kind === 'reversible') ? ExitCode.fixNotApplied : ExitCode.ok;
+        exitCode = plan.items.some((item) => item.kind === 'reversible')
+          ? ExitCode.fixNotApplied
+          : ExitCode.ok;
         return;
       }
-      const cloud = await connectCloud({ ...options, osCloud: options.osCloud ?? plan.run.cloud }, environment, log);
+      const cloud = await connectCloud(
+        { ...options, osCloud: options.osCloud ?? plan.run.cloud },
+        environment,
+        log,
+      );
       try {
         const ctx = createCheckContext(cloud, {}, log, new AbortController().signal);
         const { runId: undoRunId, outcomes } = await applyUndo(plan, {
@@ -201,7 +230,9 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
         });
         print(renderUndoOutcomes(outcomes, render));
         environment.stderr.write(`journal: undo run ${undoRunId}\n`);
-        exitCode = outcomes.every((outcome) => outcome.result === 'undone') ? ExitCode.ok : ExitCode.toolFailure;
+        exitCode = outcomes.every((outcome) => outcome.result === 'undone')
+          ? ExitCode.ok
+          : ExitCode.toolFailure;
       } finally {
         await cloud.close();
       }
@@ -213,7 +244,11 @@ export async function runCli(args: readonly string[], environment: CliEnvironmen
       const log = loggerFor(options);
       const journal = journalFor(options);
       await warnInterrupted(journal, log);
-      print(runId ? await showRun(journal, runId, renderOptions(options)) : await listRuns(journal, renderOptions(options)));
+      print(
+        runId
+          ? await showRun(journal, runId, renderOptions(options))
+          : await listRuns(journal, renderOptions(options)),
+      );
     });
 
   addCommonOptions(program.command('cloud'))
@@ -244,7 +279,8 @@ function reportError(error: unknown, environment: CliEnvironment, debug: boolean
   if (error instanceof StackdoctorError) {
     environment.stderr.write(`stackdoctor: ${error.message}\n`);
     if (error.hint) environment.stderr.write(`hint: ${error.hint}\n`);
-    if (debug && error.cause !== undefined) environment.stderr.write(`cause: ${describeError(error.cause)}\n`);
+    if (debug && error.cause !== undefined)
+      environment.stderr.write(`cause: ${describeError(error.cause)}\n`);
     return error.exitCode;
   }
   environment.stderr.write(`stackdoctor: unexpected error (please report it): ${describeError(error)}\n`);

@@ -1,6 +1,6 @@
-import type { Logger } from './logger.js';
-import type { Json, JsonObject } from './json.js';
 import type { CloudSession, HttpMethod, MicroversionedService, ServiceType } from '../openstack/types.js';
+import type { Json, JsonObject } from './json.js';
+import type { Logger } from './logger.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 export const severityRank: Record<Severity, number> = { info: 0, warning: 1, critical: 2 };

@@ -9,9 +9,9 @@ import type { CheckResult } from './runner.js';
  * `failOn` are reported but do not change the code.
  */
 export function exitCodeForResults(results: readonly CheckResult[], failOn: Severity): ExitCode {
-  const counted = results.flatMap((result) => result.findings).filter(
-    (finding) => severityRank[finding.severity] >= severityRank[failOn],
-  );
+  const counted = results
+    .flatMap((result) => result.findings)
+    .filter((finding) => severityRank[finding.severity] >= severityRank[failOn]);
   if (counted.some((finding) => finding.severity === 'critical')) return ExitCode.critical;
   if (results.some((result) => result.outcome.status === 'error')) return ExitCode.toolFailure;
   // With `--fail-on info`, info findings count as warnings: the operator asked to be told about them.

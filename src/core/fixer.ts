@@ -79,10 +79,14 @@ export interface ApplyDeps {
 
 export class BlastRadiusError extends StackdoctorError {
   constructor(count: number, max: number) {
-    super('blast-radius', `the plan touches ${count} resources, more than --max ${max}; nothing was changed`, {
-      hint: 'narrow the run with check globs, or raise --max after reading the plan',
-      exitCode: 4,
-    });
+    super(
+      'blast-radius',
+      `the plan touches ${count} resources, more than --max ${max}; nothing was changed`,
+      {
+        hint: 'narrow the run with check globs, or raise --max after reading the plan',
+        exitCode: 4,
+      },
+    );
   }
 }
 
@@ -216,7 +220,14 @@ async function applySteps(
     await writer.append(record);
     try {
       const result = await executeOperation(step.apply, check, deps.ctx);
-      await writer.append({ type: 'status', runId, stepId, status: 'applied', at: deps.ctx.now().toISOString(), detail: result.summary });
+      await writer.append({
+        type: 'status',
+        runId,
+        stepId,
+        status: 'applied',
+        at: deps.ctx.now().toISOString(),
+        detail: result.summary,
+      });
       outcomes.push({ stepId, describe: step.describe, status: 'applied', detail: result.summary });
     } catch (error) {
       const conflict = isConflict(error);

@@ -55,7 +55,14 @@ export interface StatusRecord {
 export type JournalRecord = RunRecord | StepRecord | StatusRecord;
 
 const jsonSchema: z.ZodType<Json> = z.lazy(() =>
-  z.union([z.string(), z.number(), z.boolean(), z.null(), z.array(jsonSchema), z.record(z.string(), jsonSchema)]),
+  z.union([
+    z.string(),
+    z.number(),
+    z.boolean(),
+    z.null(),
+    z.array(jsonSchema),
+    z.record(z.string(), jsonSchema),
+  ]),
 );
 const jsonObjectSchema = z.record(z.string(), jsonSchema);
 const resourceSchema = z.object({ type: z.string(), id: z.string(), name: z.string().optional() });
@@ -124,7 +131,10 @@ const recordSchema = z.discriminatedUnion('type', [
 ]);
 
 export function newRunId(now: Date): string {
-  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  const stamp = now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 

@@ -31,7 +31,9 @@ export class CheckRegistry {
       const matcher = globToRegExp(pattern);
       const matches = this.all().filter((check) => matcher.test(check.meta.id));
       if (matches.length === 0) {
-        throw new UsageError(`no check matches "${pattern}"`, { hint: 'stackdoctor list shows the catalogue' });
+        throw new UsageError(`no check matches "${pattern}"`, {
+          hint: 'stackdoctor list shows the catalogue',
+        });
       }
       for (const check of matches) selected.add(check);
     }
@@ -40,6 +42,9 @@ export class CheckRegistry {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const escaped = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.');
+  const escaped = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replaceAll('*', '.*')
+    .replaceAll('?', '.');
   return new RegExp(`^${escaped}$`);
 }

@@ -1,8 +1,8 @@
+import type { CloudSession, MicroversionedService } from '../openstack/types.js';
 import type { Check, CheckContext, Finding, FindingInput, FindingTarget } from './check.js';
 import { severityRank } from './check.js';
 import { describeError, StackdoctorError } from './errors.js';
 import { compareMicroversions } from './microversion.js';
-import type { CloudSession, MicroversionedService } from '../openstack/types.js';
 
 export type CheckOutcome =
   | { status: 'ok' }
@@ -78,7 +78,9 @@ export async function runChecks(
       results[index] = await runOneCheck(check, makeContext, options.timeoutMs);
     }
   };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, checks.length)) }, worker));
+  await Promise.all(
+    Array.from({ length: Math.max(1, Math.min(options.concurrency, checks.length)) }, worker),
+  );
   return results;
 }
 

@@ -19,8 +19,9 @@ export interface UndoPlan {
 export async function planUndo(journal: Journal, runId: string): Promise<UndoPlan> {
   const records = await journal.readRun(runId);
   const run = records.find((record) => record.type === 'run');
-  if (!run || run.type !== 'run') throw new StackdoctorError('journal', `run ${runId} has no run record`);
-  if (run.command !== 'fix') throw new StackdoctorError('usage', `run ${runId} is an undo run; it cannot be undone`);
+  if (run?.type !== 'run') throw new StackdoctorError('journal', `run ${runId} has no run record`);
+  if (run.command !== 'fix')
+    throw new StackdoctorError('usage', `run ${runId} is an undo run; it cannot be undone`);
   const items: UndoItem[] = [];
   for (const state of summariseSteps(records).reverse()) {
     if (state.status === 'undone' || state.status === 'conflict' || state.status === 'abandoned') continue;
@@ -59,7 +60,10 @@ export class DriftError extends StackdoctorError {
  * with the state the fix left: if anything drifted, nothing is undone (undoing over someone else's change
  * would lose it).
  */
-export async function applyUndo(plan: UndoPlan, deps: UndoDeps): Promise<{ runId: string; outcomes: UndoOutcome[] }> {
+export async function applyUndo(
+  plan: UndoPlan,
+  deps: UndoDeps,
+): Promise<{ runId: string; outcomes: UndoOutcome[] }> {
   if (plan.run.cloud !== undefined && plan.run.cloud !== deps.ctx.cloud.cloudName) {
     throw new StackdoctorError(
       'usage',
@@ -107,7 +111,11 @@ export async function applyUndo(plan: UndoPlan, deps: UndoDeps): Promise<{ runId
         continue;
       }
       const check = deps.findCheck(step.checkId);
-      if (!check) throw new StackdoctorError('journal', `the journal names check ${step.checkId}, which this version lacks`);
+      if (!check)
+        throw new StackdoctorError(
+          'journal',
+          `the journal names check ${step.checkId}, which this version lacks`,
+        );
       const stepId = `${runId}/${++sequence}`;
       await writer.append({
         ...step,
@@ -124,11 +132,30 @@ export async function applyUndo(plan: UndoPlan, deps: UndoDeps): Promise<{ runId
         const result = await executeOperation(step.undo, check, deps.ctx);
         const at = deps.ctx.now().toISOString();
         await writer.append({ type: 'status', runId, stepId, status: 'applied', at, detail: result.summary });
-        await original.append({ type: 'status', runId: plan.run.runId, stepId: step.stepId, status: 'undone', at, detail: `by ${runId}` });
-        outcomes.push({ stepId: step.stepId, describe: step.describe, result: 'undone', detail: result.summary });
+        await original.append({
+          type: 'status',
+          runId: plan.run.runId,
+          stepId: step.stepId,
+          status: 'undone',
+          at,
+          detail: `by ${runId}`,
+        });
+        outcomes.push({
+          stepId: step.stepId,
+          describe: step.describe,
+          result: 'undone',
+          detail: result.summary,
+        });
       } catch (error) {
         const detail = describeError(error);
-        await writer.append({ type: 'status', runId, stepId, status: 'failed', at: deps.ctx.now().toISOString(), detail });
+        await writer.append({
+          type: 'status',
+          runId,
+          stepId,
+          status: 'failed',
+          at: deps.ctx.now().toISOString(),
+          detail,
+        });
         outcomes.push({ stepId: step.stepId, describe: step.describe, result: 'failed', detail });
         // Later steps were applied before this one and may depend on it: stop here.
         break;

@@ -28,7 +28,9 @@ export function findingToJson(finding: Finding): JsonObject {
   };
 }
 
-export function summarise(results: readonly CheckResult[]): Record<Severity | 'ok' | 'skipped' | 'error', number> {
+export function summarise(
+  results: readonly CheckResult[],
+): Record<Severity | 'ok' | 'skipped' | 'error', number> {
   const summary = { critical: 0, warning: 0, info: 0, ok: 0, skipped: 0, error: 0 };
   for (const result of results) {
     if (result.outcome.status === 'ok') summary.ok++;

@@ -58,7 +58,8 @@ export function renderListing(listing: Listing, options: RenderOptions): string 
 }
 
 function refuseReportFormat(format: OutputFormat): void {
-  if (reportOnlyFormats.includes(format)) throw new UsageError(`-f ${format} is only for \`stackdoctor check\``);
+  if (reportOnlyFormats.includes(format))
+    throw new UsageError(`-f ${format} is only for \`stackdoctor check\``);
 }
 
 /** A single record (`cloud`, `explain`), shown as Field/Value like `openstack … show`. */
@@ -79,7 +80,8 @@ function pick(record: Readonly<Record<string, Json>>, columns: readonly string[]
   const picked: Record<string, Json> = {};
   for (const column of columns) {
     const key = Object.keys(record).find((candidate) => candidate.toLowerCase() === column.toLowerCase());
-    if (key === undefined) throw new UsageError(`-c ${column}: no such field (${Object.keys(record).join(', ')})`);
+    if (key === undefined)
+      throw new UsageError(`-c ${column}: no such field (${Object.keys(record).join(', ')})`);
     picked[key] = record[key] ?? null;
   }
   return picked;
@@ -102,7 +104,10 @@ export function cellText(value: Json): string {
 function renderTable(listing: Listing, options: RenderOptions): string {
   const textRows = listing.rows.map((row) => row.map((cell) => cellText(cell).split('\n')));
   const widths = listing.columns.map((column, index) =>
-    Math.max(column.length, ...textRows.map((row) => Math.max(0, ...(row[index] ?? ['']).map((line) => line.length)))),
+    Math.max(
+      column.length,
+      ...textRows.map((row) => Math.max(0, ...(row[index] ?? ['']).map((line) => line.length))),
+    ),
   );
   const border = `+${widths.map((width) => '-'.repeat(width + 2)).join('+')}+\n`;
   const line = (cells: readonly string[], paints: readonly (((text: string) => string) | undefined)[] = []) =>
@@ -119,7 +124,10 @@ function renderTable(listing: Listing, options: RenderOptions): string {
     const height = Math.max(1, ...cells.map((lines) => lines.length));
     const paints = row.map((value, index) => options.paint?.(listing.columns[index]!, value));
     for (let lineIndex = 0; lineIndex < height; lineIndex++) {
-      out += line(cells.map((lines) => lines[lineIndex] ?? ''), paints);
+      out += line(
+        cells.map((lines) => lines[lineIndex] ?? ''),
+        paints,
+      );
     }
   });
   return out + border;

@@ -17,7 +17,9 @@ export function renderHtml(
         ];
       }
       if (result.findings.length === 0) {
-        return [`<tr class="ok"><td>${escapeHtml(result.checkId)}</td><td>ok</td><td></td><td>${escapeHtml(result.title)}: nothing found</td><td></td></tr>`];
+        return [
+          `<tr class="ok"><td>${escapeHtml(result.checkId)}</td><td>ok</td><td></td><td>${escapeHtml(result.title)}: nothing found</td><td></td></tr>`,
+        ];
       }
       return result.findings.map(
         (finding) =>
@@ -52,5 +54,10 @@ ${rows}
 }
 
 export function escapeHtml(text: string): string {
-  return text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;').replaceAll("'", '&#39;');
+  return text
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
 }

@@ -16,7 +16,9 @@ export function renderPrometheus(
   for (const result of results) {
     for (const severity of ['critical', 'warning', 'info'] as const) {
       const count = result.findings.filter((finding) => finding.severity === severity).length;
-      lines.push(`stackdoctor_findings{${base},check="${escapeLabel(result.checkId)}",severity="${severity}"} ${count}`);
+      lines.push(
+        `stackdoctor_findings{${base},check="${escapeLabel(result.checkId)}",severity="${severity}"} ${count}`,
+      );
     }
   }
   lines.push(
@@ -26,7 +28,9 @@ export function renderPrometheus(
   for (const result of results) {
     for (const status of ['ok', 'findings', 'skipped', 'error'] as const) {
       const value = result.outcome.status === status ? 1 : 0;
-      lines.push(`stackdoctor_check_status{${base},check="${escapeLabel(result.checkId)}",status="${status}"} ${value}`);
+      lines.push(
+        `stackdoctor_check_status{${base},check="${escapeLabel(result.checkId)}",status="${status}"} ${value}`,
+      );
     }
   }
   lines.push(

@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,8 +5,10 @@ import { silentLogger } from '../../src/core/logger.js';
 import { resolveCloudConfig } from '../../src/openstack/config.js';
 import { openSession } from '../../src/openstack/session.js';
 import type { CloudSession } from '../../src/openstack/types.js';
+import { type CliResult, runCliProcess } from './cli.js';
 
-export const repoRoot = path.resolve(import.meta.dirname, '../..');
+export { repoRoot } from './cli.js';
+
 export const adminCloud = 'stackdoctor-admin';
 export const memberCloud = 'stackdoctor-member';
 
@@ -43,12 +44,6 @@ export async function openCloud(cloudName = adminCloud): Promise<CloudSession> {
   return openSession(config, { log: silentLogger });
 }
 
-export interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 /** A fresh journal directory per test file, so runs of different tests never mix. */
 export function temporaryJournalDir(): string {
   return mkdtempSync(path.join(os.tmpdir(), 'sd-journal-'));
@@ -57,25 +52,14 @@ export function temporaryJournalDir(): string {
 /** Runs the real CLI as an operator would, against the local cloud's clouds.yaml. */
 export function runCli(args: readonly string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
   const cloudEnv = readCloudEnv();
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', path.join(repoRoot, 'src/cli/main.ts'), ...args],
-      {
-        cwd: os.tmpdir(),
-        env: {
-          PATH: process.env.PATH ?? '/usr/bin:/bin',
-          HOME: os.tmpdir(),
-          NO_COLOR: '1',
-          OS_CLIENT_CONFIG_FILE: cloudEnv.OS_CLIENT_CONFIG_FILE ?? '',
-          ...extraEnv,
-        },
-        maxBuffer: 64 * 1024 * 1024,
-      },
-      (error, stdout, stderr) => {
-        const code = error && typeof error.code === 'number' ? error.code : error ? 1 : 0;
-        resolve({ code, stdout, stderr });
-      },
-    );
+  return runCliProcess(args, {
+    cwd: os.tmpdir(),
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: os.tmpdir(),
+      NO_COLOR: '1',
+      OS_CLIENT_CONFIG_FILE: cloudEnv.OS_CLIENT_CONFIG_FILE ?? '',
+      ...extraEnv,
+    },
   });
 }

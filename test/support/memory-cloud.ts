@@ -1,6 +1,6 @@
+import { StackdoctorError } from '../../src/core/errors.js';
 import type { Json, JsonObject } from '../../src/core/json.js';
 import { isJsonObject } from '../../src/core/json.js';
-import { StackdoctorError } from '../../src/core/errors.js';
 import type {
   ApiResponse,
   AuthenticatedIdentity,
@@ -60,12 +60,16 @@ export class MemoryCloud implements CloudSession {
       if (this.failNextMutationWith !== undefined) {
         const status = this.failNextMutationWith;
         this.failNextMutationWith = undefined;
-        throw Object.assign(new StackdoctorError('http', `${service} ${method} ${options.path}: ${status}`), { status });
+        throw Object.assign(new StackdoctorError('http', `${service} ${method} ${options.path}: ${status}`), {
+          status,
+        });
       }
     }
     if (!document) {
       if (options.acceptStatus?.includes(404)) return this.respond(404, {}, options);
-      throw Object.assign(new StackdoctorError('http', `${service} ${method} ${options.path}: 404`), { status: 404 });
+      throw Object.assign(new StackdoctorError('http', `${service} ${method} ${options.path}: 404`), {
+        status: 404,
+      });
     }
     if (method === 'PATCH' && Array.isArray(options.body)) {
       const next: JsonObject = { ...this.documents.get(options.path) };

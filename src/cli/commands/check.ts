@@ -10,7 +10,10 @@ import { renderPrometheus } from '../../reporters/prometheus.js';
 import { version } from '../version.js';
 
 /** Every `--set` name must belong to one of the selected checks: a typo must not be ignored silently. */
-export function validateParameters(checks: readonly Check[], parameters: Readonly<Record<string, string>>): void {
+export function validateParameters(
+  checks: readonly Check[],
+  parameters: Readonly<Record<string, string>>,
+): void {
   for (const name of Object.keys(parameters)) {
     if (!checks.some((check) => check.meta.parameters?.[name] !== undefined)) {
       throw new UsageError(`--set ${name}: none of the selected checks takes this parameter`, {
@@ -36,6 +39,8 @@ export function renderCheckResults(
   return renderListing(checkListing(results), {
     ...render,
     paint: (column, value) =>
-      column === 'Severity' && typeof value === 'string' ? severityPaint(value.split(' ')[0] ?? '') : undefined,
+      column === 'Severity' && typeof value === 'string'
+        ? severityPaint(value.split(' ')[0] ?? '')
+        : undefined,
   });
 }

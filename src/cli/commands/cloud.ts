@@ -1,13 +1,24 @@
 import type { Check } from '../../core/check.js';
 import type { Json } from '../../core/json.js';
 import { findSkipReason } from '../../core/runner.js';
-import { type RenderOptions, renderRecord } from '../../reporters/format.js';
 import type { CloudSession, ServiceType } from '../../openstack/types.js';
+import { type RenderOptions, renderRecord } from '../../reporters/format.js';
 
-const knownServices: readonly ServiceType[] = ['identity', 'compute', 'placement', 'image', 'network', 'workflowv2'];
+const knownServices: readonly ServiceType[] = [
+  'identity',
+  'compute',
+  'placement',
+  'image',
+  'network',
+  'workflowv2',
+];
 
 /** Who we are on this cloud (never the token), what it offers, and which checks can run there. */
-export async function describeCloud(cloud: CloudSession, checks: readonly Check[], render: RenderOptions): Promise<string> {
+export async function describeCloud(
+  cloud: CloudSession,
+  checks: readonly Check[],
+  render: RenderOptions,
+): Promise<string> {
   const { identity } = cloud;
   const services: Record<string, Json> = {};
   for (const service of knownServices) {
@@ -21,7 +32,9 @@ export async function describeCloud(cloud: CloudSession, checks: readonly Check[
       'error' in info
         ? `${endpoint.url} (discovery failed: ${info.error})`
         : `${endpoint.url} (${endpoint.interface}) version ${info.version ?? '?'}` +
-          (info.maxMicroversion ? `, microversions ${info.minMicroversion ?? '?'}–${info.maxMicroversion}` : '');
+          (info.maxMicroversion
+            ? `, microversions ${info.minMicroversion ?? '?'}–${info.maxMicroversion}`
+            : '');
   }
   const runnable: string[] = [];
   const skipped: string[] = [];

@@ -11,7 +11,9 @@ export async function explainCheck(check: Check, render: RenderOptions): Promise
   const { meta } = check;
   if (render.format === 'table') {
     const page = await readFile(runbookUrl(check), 'utf8');
-    const parameters = Object.entries(meta.parameters ?? {}).map(([name, text]) => `  --set ${name}=…  ${text}`);
+    const parameters = Object.entries(meta.parameters ?? {}).map(
+      ([name, text]) => `  --set ${name}=…  ${text}`,
+    );
     return `${page.trimEnd()}\n${parameters.length > 0 ? `\nParameters:\n${parameters.join('\n')}\n` : ''}`;
   }
   return renderRecord(

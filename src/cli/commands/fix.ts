@@ -3,7 +3,11 @@ import type { Json } from '../../core/json.js';
 import { severityPaint } from '../../reporters/colour.js';
 import { type RenderOptions, renderListing } from '../../reporters/format.js';
 
-export function renderPlan(planned: readonly PlannedFix[], failures: readonly PlanFailure[], render: RenderOptions): string {
+export function renderPlan(
+  planned: readonly PlannedFix[],
+  failures: readonly PlanFailure[],
+  render: RenderOptions,
+): string {
   const rows: Json[][] = [];
   for (const plan of planned) {
     for (const step of plan.steps) {
@@ -18,7 +22,14 @@ export function renderPlan(planned: readonly PlannedFix[], failures: readonly Pl
     }
   }
   for (const failure of failures) {
-    rows.push([failure.check.meta.id, failure.finding.resource.id, failure.finding.resource.name ?? null, `cannot plan: ${failure.reason}`, null, null]);
+    rows.push([
+      failure.check.meta.id,
+      failure.finding.resource.id,
+      failure.finding.resource.name ?? null,
+      `cannot plan: ${failure.reason}`,
+      null,
+      null,
+    ]);
   }
   return renderListing({ columns: ['Check', 'Resource', 'Name', 'Step', 'Undo', 'Safety'], rows }, render);
 }
@@ -38,7 +49,9 @@ export function renderOutcomes(outcomes: readonly FixOutcome[], render: RenderOp
     {
       ...render,
       paint: (column, value) =>
-        column === 'Result' ? severityPaint(value === 'fixed' || value === 'resolved-meanwhile' ? 'ok' : 'critical') : undefined,
+        column === 'Result'
+          ? severityPaint(value === 'fixed' || value === 'resolved-meanwhile' ? 'ok' : 'critical')
+          : undefined,
     },
   );
 }

@@ -9,7 +9,7 @@ export async function listRuns(journal: Journal, render: RenderOptions): Promise
   for (const runId of await journal.listRunIds()) {
     const records = await journal.readRun(runId);
     const run = records.find((record) => record.type === 'run');
-    if (!run || run.type !== 'run') continue;
+    if (run?.type !== 'run') continue;
     const steps = summariseSteps(records);
     const count = (status: StepState['status']) => steps.filter((state) => state.status === status).length;
     rows.push([
@@ -22,7 +22,10 @@ export async function listRuns(journal: Journal, render: RenderOptions): Promise
       `${count('verified') + count('applied')} applied, ${count('undone')} undone, ${count('failed') + count('conflict')} failed, ${count('intent')} interrupted`,
     ]);
   }
-  return renderListing({ columns: ['Run', 'Command', 'Started', 'Operator', 'Cloud', 'Steps', 'State'], rows }, render);
+  return renderListing(
+    { columns: ['Run', 'Command', 'Started', 'Operator', 'Cloud', 'Steps', 'State'], rows },
+    render,
+  );
 }
 
 export async function showRun(journal: Journal, runId: string, render: RenderOptions): Promise<string> {
@@ -40,7 +43,20 @@ export async function showRun(journal: Journal, runId: string, render: RenderOpt
       state.step.priorState,
     ]);
     return renderListing(
-      { columns: ['step', 'check', 'resource', 'describe', 'status', 'detail', 'apply', 'undo', 'prior_state'], rows },
+      {
+        columns: [
+          'step',
+          'check',
+          'resource',
+          'describe',
+          'status',
+          'detail',
+          'apply',
+          'undo',
+          'prior_state',
+        ],
+        rows,
+      },
       render,
     );
   }
@@ -69,7 +85,11 @@ export function renderUndoPlan(plan: UndoPlan, render: RenderOptions): string {
         item.state.step.checkId,
         item.state.step.resource.name ?? item.state.step.resource.id,
         item.state.step.describe,
-        item.kind === 'reversible' ? 'will be undone' : item.kind === 'irreversible' ? 'irreversible' : `unknown state (${item.state.status})`,
+        item.kind === 'reversible'
+          ? 'will be undone'
+          : item.kind === 'irreversible'
+            ? 'irreversible'
+            : `unknown state (${item.state.status})`,
       ]),
     },
     render,

@@ -5,12 +5,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { z } from 'zod';
-import { type Check, type CheckContext, defineCheck, type Finding, type FixStep } from '../../../src/core/check.js';
-import { silentLogger } from '../../../src/core/logger.js';
+import {
+  type Check,
+  type CheckContext,
+  defineCheck,
+  type Finding,
+  type FixStep,
+} from '../../../src/core/check.js';
 import { applyFixes, BlastRadiusError, planFixes } from '../../../src/core/fixer.js';
 import { findInterruptedSteps, Journal } from '../../../src/core/journal.js';
 import { canonicalJson, type Json } from '../../../src/core/json.js';
-import { completeFinding, cloudTarget } from '../../../src/core/runner.js';
+import { silentLogger } from '../../../src/core/logger.js';
+import { cloudTarget, completeFinding } from '../../../src/core/runner.js';
 import { applyUndo, DriftError, planUndo } from '../../../src/core/undo.js';
 import { MemoryCloud } from '../../support/memory-cloud.js';
 
@@ -21,7 +27,11 @@ function colourCheck(safety: 'safe' | 'confirm' = 'safe'): Check {
   const inspect = (thing: z.infer<typeof thingSchema>) =>
     thing.colour === 'blue'
       ? null
-      : { resource: { type: 'thing', id: thing.id }, message: `thing is ${thing.colour ?? 'colourless'}`, evidence: {} };
+      : {
+          resource: { type: 'thing', id: thing.id },
+          message: `thing is ${thing.colour ?? 'colourless'}`,
+          evidence: {},
+        };
   return defineCheck({
     meta: {
       id: 'test/colour',
@@ -45,17 +55,29 @@ function colourCheck(safety: 'safe' | 'confirm' = 'safe'): Check {
       }
     },
     async recheck(finding, ctx) {
-      const response = await ctx.cloud.request('image', { path: `/things/${finding.resource.id}`, schema: thingSchema });
+      const response = await ctx.cloud.request('image', {
+        path: `/things/${finding.resource.id}`,
+        schema: thingSchema,
+      });
       return inspect(response.body);
     },
     async plan(finding, ctx): Promise<FixStep[]> {
-      const { body: thing } = await ctx.cloud.request('image', { path: `/things/${finding.resource.id}`, schema: thingSchema });
+      const { body: thing } = await ctx.cloud.request('image', {
+        path: `/things/${finding.resource.id}`,
+        schema: thingSchema,
+      });
       const path = `/things/${thing.id}`;
       return [
         {
           describe: `paint ${thing.id} blue`,
           resource: finding.resource,
-          apply: { kind: 'http', service: 'image', method: 'PATCH', path, body: [{ op: 'add', path: '/colour', value: 'blue' }] },
+          apply: {
+            kind: 'http',
+            service: 'image',
+            method: 'PATCH',
+            path,
+            body: [{ op: 'add', path: '/colour', value: 'blue' }],
+          },
           undo: {
             kind: 'http',
             service: 'image',
@@ -87,7 +109,13 @@ beforeEach(async () => {
   cloud.documents.set('/things/b', { id: 'b', size: 5 });
   cloud.documents.set('/things/c', { id: 'c', colour: 'blue' });
   journal = new Journal(path.join(directory, 'journal'));
-  ctx = { cloud, parameters: {}, log: silentLogger, signal: new AbortController().signal, now: () => new Date() };
+  ctx = {
+    cloud,
+    parameters: {},
+    log: silentLogger,
+    signal: new AbortController().signal,
+    now: () => new Date(),
+  };
 });
 
 afterEach(async () => {
@@ -96,7 +124,8 @@ afterEach(async () => {
 
 async function detectAll(check: Check): Promise<Finding[]> {
   const findings: Finding[] = [];
-  for await (const input of check.detect(ctx)) findings.push(completeFinding(check, cloudTarget(cloud), input));
+  for await (const input of check.detect(ctx))
+    findings.push(completeFinding(check, cloudTarget(cloud), input));
   return findings;
 }
 
@@ -115,7 +144,10 @@ describe('fixer', () => {
     const check = colourCheck();
     const findings = await detectAll(check);
     assert.deepEqual(findings.map((finding) => finding.resource.id).sort(), ['a', 'b']);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     assert.equal(planned.length, 2);
     assert.deepEqual(mutations(), []);
   });
@@ -123,25 +155,43 @@ describe('fixer', () => {
   it('journals the prior state, fsync’d, before the change, then applies and verifies', async () => {
     const check = colourCheck();
     const findings = await detectAll(check);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     const seenBeforeMutation: string[] = [];
     cloud.beforeMutation = (mutated) => {
       // At the moment of the mutation, the intent record with the prior state must already be on disk.
       const [file] = readdirSync(journal.directory);
-      const lines = readFileSync(path.join(journal.directory, file ?? ''), 'utf8').trim().split('\n');
-      const intent = lines.map((line) => JSON.parse(line)).find((record) => record.type === 'step' && record.apply.path === mutated);
+      const lines = readFileSync(path.join(journal.directory, file ?? ''), 'utf8')
+        .trim()
+        .split('\n');
+      const intent = lines
+        .map((line) => JSON.parse(line))
+        .find((record) => record.type === 'step' && record.apply.path === mutated);
       if (intent?.priorState?.id !== undefined) seenBeforeMutation.push(intent.priorState.id);
     };
     const { runId, outcomes } = await applyFixes(planned, deps(), { max: 25, yes: false });
-    assert.deepEqual(outcomes.map((outcome) => outcome.result), ['fixed', 'fixed']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.result),
+      ['fixed', 'fixed'],
+    );
     assert.equal(cloud.documents.get('/things/a')?.colour, 'blue');
     assert.equal(cloud.documents.get('/things/b')?.colour, 'blue');
 
     const text = await readFile(path.join(journal.directory, `${runId}.jsonl`), 'utf8');
-    const records = text.trim().split('\n').map((line) => JSON.parse(line));
+    const records = text
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     assert.equal(records[0].type, 'run');
     const stepIndex = records.findIndex((record) => record.type === 'step' && record.resource.id === 'a');
-    const appliedIndex = records.findIndex((record) => record.type === 'status' && record.stepId === records[stepIndex].stepId && record.status === 'applied');
+    const appliedIndex = records.findIndex(
+      (record) =>
+        record.type === 'status' &&
+        record.stepId === records[stepIndex].stepId &&
+        record.status === 'applied',
+    );
     assert.ok(stepIndex > 0 && appliedIndex > stepIndex, 'intent precedes applied');
     assert.deepEqual(records[stepIndex].priorState, { id: 'a', colour: 'red', size: 3 });
     assert.ok(records.some((record) => record.type === 'status' && record.status === 'verified'));
@@ -154,12 +204,18 @@ describe('fixer', () => {
     const before = canonicalJson([...cloud.documents.values()]);
     const check = colourCheck();
     const findings = await detectAll(check);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     const { runId } = await applyFixes(planned, deps(), { max: 25, yes: false });
     const plan = await planUndo(journal, runId);
     assert.equal(plan.items.length, 2);
     const { outcomes } = await applyUndo(plan, { ...deps(), findCheck: () => check });
-    assert.deepEqual(outcomes.map((outcome) => outcome.result), ['undone', 'undone']);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.result),
+      ['undone', 'undone'],
+    );
     assert.equal(canonicalJson([...cloud.documents.values()]), before);
     assert.equal('colour' in (cloud.documents.get('/things/b') ?? {}), false);
     // A second undo of the same run has nothing left to do.
@@ -169,11 +225,17 @@ describe('fixer', () => {
   it('undo refuses, changing nothing, when someone changed the resource after the fix', async () => {
     const check = colourCheck();
     const findings = await detectAll(check);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     const { runId } = await applyFixes(planned, deps(), { max: 25, yes: false });
     cloud.documents.set('/things/b', { id: 'b', size: 5, colour: 'green' });
     const callsBefore = mutations().length;
-    await assert.rejects(applyUndo(await planUndo(journal, runId), { ...deps(), findCheck: () => check }), DriftError);
+    await assert.rejects(
+      applyUndo(await planUndo(journal, runId), { ...deps(), findCheck: () => check }),
+      DriftError,
+    );
     assert.equal(mutations().length, callsBefore);
     assert.equal(cloud.documents.get('/things/a')?.colour, 'blue');
   });
@@ -181,7 +243,10 @@ describe('fixer', () => {
   it('does nothing to a finding that resolved itself before the change', async () => {
     const check = colourCheck();
     const findings = await detectAll(check);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     cloud.documents.set('/things/a', { id: 'a', colour: 'blue', size: 3 });
     const { outcomes } = await applyFixes(planned, deps(), { max: 25, yes: false });
     assert.equal(outcomes.find((outcome) => outcome.resource.id === 'a')?.result, 'resolved-meanwhile');
@@ -191,19 +256,28 @@ describe('fixer', () => {
   it('never retries a failed mutation', async () => {
     const check = colourCheck();
     const findings = (await detectAll(check)).filter((finding) => finding.resource.id === 'a');
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     cloud.failNextMutationWith = 500;
     const { runId, outcomes } = await applyFixes(planned, deps(), { max: 25, yes: false });
     assert.equal(outcomes[0]?.result, 'failed');
     assert.equal(mutations().length, 1);
     const states = await planUndo(journal, runId);
-    assert.deepEqual(states.items.map((item) => item.kind), ['unknown']);
+    assert.deepEqual(
+      states.items.map((item) => item.kind),
+      ['unknown'],
+    );
   });
 
   it('re-checks and re-plans once after a concurrent-update conflict, never forcing', async () => {
     const check = colourCheck();
     const findings = (await detectAll(check)).filter((finding) => finding.resource.id === 'a');
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     cloud.failNextMutationWith = 409;
     let changed = false;
     cloud.beforeMutation = () => {
@@ -219,14 +293,20 @@ describe('fixer', () => {
     // The second plan journaled the state it actually replaced: yellow, not the red seen first.
     assert.deepEqual(
       records.map((record) => (record.type === 'step' ? record.priorState : null)),
-      [{ id: 'a', colour: 'red', size: 3 }, { id: 'a', colour: 'yellow', size: 3 }],
+      [
+        { id: 'a', colour: 'red', size: 3 },
+        { id: 'a', colour: 'yellow', size: 3 },
+      ],
     );
   });
 
   it('refuses a run over the blast-radius cap before journaling or changing anything', async () => {
     const check = colourCheck();
     const findings = await detectAll(check);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     await assert.rejects(applyFixes(planned, deps(), { max: 1, yes: false }), BlastRadiusError);
     assert.deepEqual(mutations(), []);
     assert.deepEqual(await journal.listRunIds(), []);
@@ -235,12 +315,21 @@ describe('fixer', () => {
   it('asks before a fix that needs confirmation, and does nothing when declined', async () => {
     const check = colourCheck('confirm');
     const findings = await detectAll(check);
-    const { planned } = await planFixes(findings.map((finding) => ({ check, finding })), ctx);
+    const { planned } = await planFixes(
+      findings.map((finding) => ({ check, finding })),
+      ctx,
+    );
     const declined = await applyFixes(planned, deps(false), { max: 25, yes: false });
-    assert.deepEqual(declined.outcomes.map((outcome) => outcome.result), ['declined', 'declined']);
+    assert.deepEqual(
+      declined.outcomes.map((outcome) => outcome.result),
+      ['declined', 'declined'],
+    );
     assert.deepEqual(mutations(), []);
     const consented = await applyFixes(planned, deps(false), { max: 25, yes: true });
-    assert.deepEqual(consented.outcomes.map((outcome) => outcome.result), ['fixed', 'fixed']);
+    assert.deepEqual(
+      consented.outcomes.map((outcome) => outcome.result),
+      ['fixed', 'fixed'],
+    );
   });
 });
 
@@ -269,7 +358,10 @@ describe('journal', () => {
     });
     await writer.close();
     const interrupted = await findInterruptedSteps(journal);
-    assert.deepEqual(interrupted.map((state) => state.step.describe), ['paint a blue']);
+    assert.deepEqual(
+      interrupted.map((state) => state.step.describe),
+      ['paint a blue'],
+    );
   });
 
   it('keeps the records before a line cut short by a crash', async () => {

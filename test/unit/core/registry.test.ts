@@ -7,7 +7,15 @@ import type { CheckResult } from '../../../src/core/runner.js';
 
 const check = (id: string) =>
   defineCheck({
-    meta: { id, title: id, description: 'd', severity: 'warning', targets: ['cloud'], requires: {}, references: ['r'] },
+    meta: {
+      id,
+      title: id,
+      description: 'd',
+      severity: 'warning',
+      targets: ['cloud'],
+      requires: {},
+      references: ['r'],
+    },
     async *detect() {},
   });
 
@@ -41,14 +49,21 @@ describe('defineCheck', () => {
 });
 
 describe('CheckRegistry.select', () => {
-  const registry = new CheckRegistry([check('image/os-type'), check('image/os-distro'), check('placement/orphaned-allocations')]);
+  const registry = new CheckRegistry([
+    check('image/os-type'),
+    check('image/os-distro'),
+    check('placement/orphaned-allocations'),
+  ]);
 
   it('selects by glob in catalogue order', () => {
-    assert.deepEqual(registry.select(['image/*']).map((c) => c.meta.id), ['image/os-type', 'image/os-distro']);
-    assert.deepEqual(registry.select(['*alloc*', 'image/os-type']).map((c) => c.meta.id), [
-      'image/os-type',
-      'placement/orphaned-allocations',
-    ]);
+    assert.deepEqual(
+      registry.select(['image/*']).map((c) => c.meta.id),
+      ['image/os-type', 'image/os-distro'],
+    );
+    assert.deepEqual(
+      registry.select(['*alloc*', 'image/os-type']).map((c) => c.meta.id),
+      ['image/os-type', 'placement/orphaned-allocations'],
+    );
   });
 
   it('refuses a pattern that matches nothing', () => {
@@ -85,9 +100,18 @@ describe('exitCodeForResults', () => {
     assert.equal(exitCodeForResults([result('findings', [finding('info')])], 'warning'), 0);
     assert.equal(exitCodeForResults([result('findings', [finding('info')])], 'info'), 1);
     assert.equal(exitCodeForResults([result('findings', [finding('warning')])], 'warning'), 1);
-    assert.equal(exitCodeForResults([result('findings', [finding('critical'), finding('warning')])], 'warning'), 2);
-    assert.equal(exitCodeForResults([result('error'), result('findings', [finding('warning')])], 'warning'), 3);
-    assert.equal(exitCodeForResults([result('error'), result('findings', [finding('critical')])], 'warning'), 2);
+    assert.equal(
+      exitCodeForResults([result('findings', [finding('critical'), finding('warning')])], 'warning'),
+      2,
+    );
+    assert.equal(
+      exitCodeForResults([result('error'), result('findings', [finding('warning')])], 'warning'),
+      3,
+    );
+    assert.equal(
+      exitCodeForResults([result('error'), result('findings', [finding('critical')])], 'warning'),
+      2,
+    );
     assert.equal(exitCodeForResults([result('findings', [finding('warning')])], 'critical'), 0);
   });
 });
