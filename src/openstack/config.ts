@@ -27,6 +27,8 @@ export interface ResolveCloudConfigInput {
   cacert?: string;
   /** `--os-interface`. */
   interface?: string;
+  /** The last search directory, `/etc/openstack`; tests point it at a scratch directory. */
+  systemConfigDir?: string;
 }
 
 export type DomainRef = { id: string } | { name: string };
@@ -281,7 +283,7 @@ function configSearchDirs(input: ResolveCloudConfigInput): string[] {
     path.join(xdgConfigHome, 'openstack'),
     unixConfigHome,
     ...xdgConfigDirs,
-    '/etc/openstack',
+    input.systemConfigDir ?? '/etc/openstack',
   ];
   return [...new Set(dirs.map((dir) => path.resolve(cwd, dir)))];
 }

@@ -1,3 +1,4 @@
+import { STATUS_CODES } from 'node:http';
 import { z } from 'zod';
 import { StackdoctorError } from '../core/errors.js';
 
@@ -48,8 +49,14 @@ export class HttpError extends StackdoctorError {
   }
 }
 
+/** The reason phrase of a status; HTTP/2 and some proxies send none, so fall back to the standard one. */
+export function reasonPhrase(status: number, statusText?: string): string {
+  return statusText || STATUS_CODES[status] || '';
+}
+
 function formatHttpMessage(details: HttpErrorDetails): string {
-  const status = details.statusText ? `${details.status} ${details.statusText}` : String(details.status);
+  const reason = reasonPhrase(details.status, details.statusText);
+  const status = reason === '' ? String(details.status) : `${details.status} ${reason}`;
   const parts = [`${details.service} ${details.method} ${details.url} failed: ${status}`];
   if (details.serverMessage) parts.push(`: ${details.serverMessage}`);
   if (details.code && details.code !== 'placement.undefined_code') parts.push(` [${details.code}]`);
@@ -316,6 +323,11 @@ const connectionReasons: Record<string, { description: string; retryable: boolea
   UND_ERR_BODY_TIMEOUT: { description: 'response body stalled', retryable: true },
 };
 
+function formatDuration(ms: number | undefined): string {
+  if (ms === undefined) return 'the timeout';
+  return ms < 1000 ? `${ms} ms` : `${(ms / 1000).toFixed(ms % 1000 === 0 ? 0 : 1)} s`;
+}
+
 function hasStringCode(value: unknown): value is { code: string } {
   return typeof value === 'object' && value !== null && 'code' in value && typeof value.code === 'string';
 }
@@ -343,7 +355,7 @@ export function classifyNetworkError(error: unknown, timedOut: { ms: number } | 
     return {
       category: 'timeout',
       code: 'timeout',
-      description: `no answer within ${((timedOut?.ms ?? 0) / 1000).toFixed(1)} s`,
+      description: `no answer within ${formatDuration(timedOut?.ms)}`,
       hint: 'raise api_timeout in clouds.yaml (or --timeout), or check why the service is slow',
       // A request that timed out may still be running on the server; repeating it multiplies the load.
       retryable: false,

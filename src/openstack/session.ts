@@ -12,6 +12,7 @@ import {
   oneLine,
   parseServerMessage,
   ResponseSchemaError,
+  reasonPhrase,
   ServiceNotFoundError,
   TlsError,
 } from './errors.js';
@@ -264,7 +265,7 @@ class OpenStackSession implements CloudSession {
             ? 'the token may have expired: get a new one (openstack token issue)'
             : 'check the password (clouds.yaml, secure.yaml or OS_PASSWORD), the user and project names and their domains';
     return new AuthError(
-      `Keystone refused ${describeCredentials(auth)} at ${redactedUrl}: ${response.status} ${response.statusText}${serverMessage}${suffix}`,
+      `Keystone refused ${describeCredentials(auth)} at ${redactedUrl}: ${response.status} ${reasonPhrase(response.status, response.statusText)}${serverMessage}${suffix}`,
       { url: redactedUrl, status: response.status, requestId, hint },
     );
   }
