@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { JsonObject } from '../core/json.js';
+import { describeSchemaIssue, ResponseSchemaError } from './errors.js';
 import type { CloudSession } from './types.js';
 
 /** Glance's largest page (`api_limit_max` default); one sweep of 10,000 images is 10 calls. */
@@ -32,9 +33,31 @@ export type Image = z.infer<typeof imageSchema>;
 
 /** Glance keys that are not extra properties (read-only or structural). */
 const baseImageKeys = new Set([
-  'id', 'name', 'status', 'visibility', 'protected', 'os_hidden', 'owner', 'disk_format', 'container_format',
-  'size', 'virtual_size', 'checksum', 'os_hash_algo', 'os_hash_value', 'min_disk', 'min_ram', 'tags',
-  'created_at', 'updated_at', 'self', 'file', 'schema', 'direct_url', 'locations', 'stores',
+  'id',
+  'name',
+  'status',
+  'visibility',
+  'protected',
+  'os_hidden',
+  'owner',
+  'disk_format',
+  'container_format',
+  'size',
+  'virtual_size',
+  'checksum',
+  'os_hash_algo',
+  'os_hash_value',
+  'min_disk',
+  'min_ram',
+  'tags',
+  'created_at',
+  'updated_at',
+  'self',
+  'file',
+  'schema',
+  'direct_url',
+  'locations',
+  'stores',
 ]);
 
 /** Extra properties (`hw_disk_bus`, `os_type`, …): top-level keys whose values Glance keeps as strings. */
@@ -77,12 +100,20 @@ export async function* listAllImages(cloud: CloudSession, filters: ImageFilters 
 
 /** The image, or null when it no longer exists. */
 export async function getImage(cloud: CloudSession, id: string): Promise<Image | null> {
-  const response = await cloud.request('image', {
-    path: `/v2/images/${encodeURIComponent(id)}`,
-    schema: imageSchema,
-    acceptStatus: [200, 404],
-  });
-  return response.status === 404 ? null : response.body;
+  const path = `/v2/images/${encodeURIComponent(id)}`;
+  // The schema is applied only to a 200: Glance's 404 body is an error document, not an image.
+  const response = await cloud.request('image', { path, acceptStatus: [200, 404] });
+  if (response.status === 404) return null;
+  const parsed = imageSchema.safeParse(response.body);
+  if (!parsed.success) {
+    throw new ResponseSchemaError({
+      service: 'image',
+      method: 'GET',
+      path,
+      detail: describeSchemaIssue(parsed.error),
+    });
+  }
+  return parsed.data;
 }
 
 export const jsonPatchContentType = 'application/openstack-images-v2.1-json-patch';
@@ -103,4 +134,96 @@ export function imageMetadata(image: Image): JsonObject {
     metadata[key] = JSON.parse(JSON.stringify(value));
   }
   return metadata;
+}
+
+const storeSchema = z
+  .object({ id: z.string(), description: z.string().optional(), type: z.string().optional() })
+  .catchall(z.unknown());
+const storesSchema = z.object({ stores: z.array(storeSchema) });
+
+export interface ImageStore {
+  id: string;
+  /** Backend driver (`rbd`, `file`, `swift`, …); only the admin-only detail call says it. */
+  type: string | undefined;
+  description: string | undefined;
+}
+
+/**
+ * Glance's stores. The detail call (admin) names each backend's type; the plain one only ids and
+ * descriptions; both answer 404 when multi-store (`enabled_backends`) is not configured: then [].
+ */
+export async function listImageStores(cloud: CloudSession): Promise<ImageStore[]> {
+  for (const path of ['/v2/info/stores/detail', '/v2/info/stores']) {
+    const response = await cloud.request('image', { path, acceptStatus: [200, 403, 404] });
+    if (response.status !== 200) continue;
+    const parsed = storesSchema.safeParse(response.body);
+    if (!parsed.success) {
+      throw new ResponseSchemaError({
+        service: 'image',
+        method: 'GET',
+        path,
+        detail: describeSchemaIssue(parsed.error),
+      });
+    }
+    return parsed.data.stores.map((store) => ({
+      id: store.id,
+      type: store.type,
+      description: store.description,
+    }));
+  }
+  return [];
+}
+
+const locationsSchema = z.array(z.object({ url: z.string() }).catchall(z.unknown()));
+
+/** Where Glance says the data lives: `stores` ids (multi-store) and location/direct URLs (when shown). */
+export function imageDataPlaces(image: Image): { storeIds: string[]; urls: string[] } {
+  const storeIds = typeof image.stores === 'string' ? image.stores.split(',').filter((id) => id !== '') : [];
+  const urls: string[] = [];
+  if (typeof image.direct_url === 'string') urls.push(image.direct_url);
+  const locations = locationsSchema.safeParse(image.locations);
+  if (locations.success) urls.push(...locations.data.map((location) => location.url));
+  return { storeIds, urls };
+}
+
+export interface ImageHead {
+  /** 206: Glance honoured the Range header; 200: it sent the whole image and we stopped reading. */
+  status: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * The first `length` bytes of an image's data, or null when it has none (204). Asks for a byte range; when
+ * Glance ignores it (200), reads only what is needed and cancels the rest of the body: an audit must never
+ * download whole images.
+ */
+export async function readImageHead(
+  cloud: CloudSession,
+  id: string,
+  length: number,
+): Promise<ImageHead | null> {
+  const response = await cloud.stream('image', {
+    path: `${imagePath(id)}/file`,
+    headers: { Range: `bytes=0-${length - 1}` },
+    acceptStatus: [200, 204, 206],
+  });
+  if (response.status === 204 || response.body === null) {
+    await response.body?.cancel();
+    return null;
+  }
+  const reader = response.body.getReader();
+  const buffer = new Uint8Array(length);
+  let filled = 0;
+  try {
+    while (filled < length) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.length, length - filled);
+      buffer.set(value.subarray(0, take), filled);
+      filled += take;
+    }
+  } finally {
+    await reader.cancel().catch(() => undefined);
+  }
+  return { status: response.status, bytes: buffer.subarray(0, filled) };
 }

@@ -1,9 +1,11 @@
-import { defineCheck, type FindingInput } from '../../core/check.js';
-import { extraProperties, getImage, type Image, listAllImages } from '../../openstack/image.js';
-import { planImagePropertyChange } from './property-fix.js';
+import { UsageError } from '../../core/errors.js';
+import type { Image } from '../../openstack/image.js';
+import { enumProperties } from './nova-properties.js';
+import { definePropertyCheck, type ImageView, type PropertyVerdict, wishFor } from './property-check.js';
+import { imageScopeParameters } from './sweep.js';
 
 // Nova's OSType field (nova/objects/fields.py) accepts these two, lower-cased.
-const validOsTypes = ['linux', 'windows'] as const;
+const validOsTypes = enumProperties.os_type ?? [];
 
 interface OsTypeGuess {
   value: 'linux' | 'windows';
@@ -16,56 +18,94 @@ const linuxPattern =
   /\b(linux|ubuntu|debian|centos|rhel|red ?hat|rocky|alma(linux)?|fedora|suse|sles|opensuse|cirros|alpine|arch|gentoo|coreos|flatcar|oracle ?linux|amzn|amazon ?linux)/i;
 
 /** The value Nova should see, from `os_distro` first (operators set it on purpose), else from the name. */
-export function guessOsType(image: Pick<Image, 'name'>, osDistro: string | undefined): OsTypeGuess | undefined {
+export function guessOsType(
+  image: Pick<Image, 'name'>,
+  osDistro: string | undefined,
+): OsTypeGuess | undefined {
   if (osDistro !== undefined && osDistro !== '') {
-    if (/^win/i.test(osDistro)) return { value: 'windows', confidence: 'high', reason: `os_distro is "${osDistro}"` };
-    if (linuxPattern.test(osDistro)) return { value: 'linux', confidence: 'high', reason: `os_distro is "${osDistro}"` };
+    if (/^win/i.test(osDistro))
+      return { value: 'windows', confidence: 'high', reason: `os_distro is "${osDistro}"` };
+    if (linuxPattern.test(osDistro))
+      return { value: 'linux', confidence: 'high', reason: `os_distro is "${osDistro}"` };
   }
   const name = image.name ?? '';
-  if (windowsPattern.test(name)) return { value: 'windows', confidence: 'medium', reason: `the name "${name}"` };
+  if (windowsPattern.test(name))
+    return { value: 'windows', confidence: 'medium', reason: `the name "${name}"` };
   if (linuxPattern.test(name)) return { value: 'linux', confidence: 'medium', reason: `the name "${name}"` };
   return undefined;
 }
 
-function inspectImage(image: Image, override: string | undefined): FindingInput | null {
-  if (image.status !== 'active') return null;
-  const properties = extraProperties(image);
-  const osType = properties.os_type;
-  if (osType !== undefined && (validOsTypes as readonly string[]).includes(osType.toLowerCase())) return null;
-  const guess = guessOsType(image, properties.os_distro);
-  const proposed = override ?? guess?.value;
-  const problem = osType === undefined ? 'has no os_type' : `has os_type "${osType}", which Nova does not know`;
+export interface OsTypeEnv {
+  /** `--set os_type=…`: the value for every flagged image instead of the guess. */
+  override: string | undefined;
+}
+
+/** Pure decision for one active image; exported for the unit tests' tables. */
+export function inspectOsType(view: ImageView, env: OsTypeEnv): PropertyVerdict | null {
+  const wish = wishFor(view, 'os_type');
+  if (view.policy.ignored.has('os_type')) return null;
+  const current = view.properties.os_type;
+  const evidenceBase = { os_type: current ?? null, os_distro: view.properties.os_distro ?? null };
+  if (wish.fromPolicy && wish.value !== undefined) {
+    if ((wish.value ?? undefined) === current) return null;
+    return {
+      problems: [
+        {
+          severity: 'warning',
+          message:
+            wish.value === null
+              ? `${wish.source} wants no os_type, the image has "${current}"`
+              : `${wish.source} wants os_type=${wish.value}, the image has ${current === undefined ? 'none' : `"${current}"`}`,
+        },
+      ],
+      changes: { os_type: wish.value },
+      evidence: { ...evidenceBase, proposed: wish.value, confidence: 'given', reason: wish.source },
+    };
+  }
+  // OSType.coerce lower-cases the value, so `Linux` is fine; stray spaces are not.
+  if (current !== undefined && validOsTypes.includes(current.toLowerCase())) return null;
+  const problem =
+    current === undefined
+      ? 'image has no os_type'
+      : `image has os_type "${current}", which Nova does not know`;
+  const lowered = current?.trim().toLowerCase();
+  const guess: OsTypeGuess | undefined =
+    lowered !== undefined && validOsTypes.includes(lowered)
+      ? {
+          value: lowered === 'windows' ? 'windows' : 'linux',
+          confidence: 'high',
+          reason: `os_type "${current}"`,
+        }
+      : guessOsType(view.image, view.properties.os_distro);
+  const proposed = env.override ?? guess?.value;
+  const detail =
+    env.override !== undefined
+      ? `will set "${env.override}" (--set os_type)`
+      : guess
+        ? `looks like ${guess.value} (${guess.confidence} confidence, from ${guess.reason})`
+        : 'cannot tell linux from windows: give --set os_type=linux|windows';
   return {
-    resource: { type: 'image', id: image.id, name: image.name ?? undefined },
-    message:
-      `image ${problem}` +
-      (override !== undefined
-        ? `; will set "${override}" (--set os_type)`
-        : guess
-          ? `; looks like ${guess.value} (${guess.confidence} confidence, from ${guess.reason})`
-          : '; cannot tell linux from windows: give --set os_type=linux|windows'),
+    problems: [{ severity: 'warning', message: `${problem}; ${detail}` }],
+    ...(proposed === undefined ? {} : { changes: { os_type: proposed } }),
     evidence: {
-      os_type: osType ?? null,
-      os_distro: properties.os_distro ?? null,
+      ...evidenceBase,
       proposed: proposed ?? null,
-      confidence: override !== undefined ? 'given' : (guess?.confidence ?? null),
-      reason: override !== undefined ? '--set os_type' : (guess?.reason ?? null),
-      visibility: image.visibility ?? null,
+      confidence: env.override !== undefined ? 'given' : (guess?.confidence ?? null),
+      reason: env.override !== undefined ? '--set os_type' : (guess?.reason ?? null),
     },
-    fixable: proposed !== undefined,
   };
 }
 
 function readOverride(parameters: Readonly<Record<string, string>>): string | undefined {
   const value = parameters.os_type;
   if (value === undefined) return undefined;
-  if (!(validOsTypes as readonly string[]).includes(value)) {
-    throw new Error(`--set os_type=${value}: Nova accepts only ${validOsTypes.join(' or ')}`);
+  if (!validOsTypes.includes(value)) {
+    throw new UsageError(`--set os_type=${value}: Nova accepts only ${validOsTypes.join(' or ')}`);
   }
   return value;
 }
 
-export default defineCheck({
+export default definePropertyCheck<OsTypeEnv>({
   meta: {
     id: 'image/os-type',
     title: 'Active images without a valid os_type',
@@ -79,28 +119,17 @@ export default defineCheck({
       'https://docs.openstack.org/glance/latest/admin/useful-image-properties.html',
       'nova/objects/fields.py (OSType)',
     ],
-    parameters: { os_type: 'the value to set on every flagged image instead of the guess: linux or windows' },
+    parameters: {
+      ...imageScopeParameters,
+      os_type: 'the value to set on every flagged image instead of the guess: linux or windows',
+    },
     fix: {
       safety: 'safe',
       reversible: true,
-      description: 'sets os_type with one JSON-patch per image; undo restores the previous value or its absence',
+      description:
+        'sets os_type with one JSON-patch per image; undo restores the previous value or its absence',
     },
   },
-  async *detect(ctx) {
-    const override = readOverride(ctx.parameters);
-    for await (const image of listAllImages(ctx.cloud)) {
-      const finding = inspectImage(image, override);
-      if (finding) yield finding;
-    }
-  },
-  async recheck(finding, ctx) {
-    const image = await getImage(ctx.cloud, finding.resource.id);
-    return image === null ? null : inspectImage(image, readOverride(ctx.parameters));
-  },
-  async plan(finding, ctx) {
-    const image = await getImage(ctx.cloud, finding.resource.id);
-    const proposed = finding.evidence.proposed;
-    if (image === null || typeof proposed !== 'string') return [];
-    return [planImagePropertyChange(image, { os_type: proposed }, `set os_type=${proposed} on image ${image.name ?? image.id}`)];
-  },
+  prepare: async (ctx) => ({ override: readOverride(ctx.parameters) }),
+  inspect: inspectOsType,
 });

@@ -3,9 +3,9 @@ import { escapePointerToken } from '../../core/json.js';
 import {
   extraProperties,
   type Image,
+  type ImagePatchOperation,
   imageMetadata,
   imagePath,
-  type ImagePatchOperation,
   jsonPatchContentType,
 } from '../../openstack/image.js';
 
