@@ -32,7 +32,7 @@ export function hasBytes(bytes: Uint8Array, offset: number, expected: readonly n
   return expected.every((value, index) => bytes[offset + index] === value);
 }
 
-export function asciiBytes(text: string): number[] {
+export function encodeAscii(text: string): number[] {
   return Array.from(text, (char) => char.charCodeAt(0));
 }
 

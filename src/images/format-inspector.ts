@@ -16,7 +16,7 @@ import { analyzeGpt, analyzeIso, analyzeMbr, matchIso, matchPartitionTable } fro
 import { analyzeQcow2, matchQcow2 } from './inspect-qcow2.js';
 import { analyzeVmdk, matchVmdk } from './inspect-vmdk.js';
 import type { FormatAnalysis, ImageFormat, InspectionProblem } from './inspection.js';
-import { HeaderReader, MAX_INSPECT_BYTES, problem, ReadBudgetExceeded } from './inspection.js';
+import { createProblem, HeaderReader, MAX_INSPECT_BYTES, ReadBudgetExceeded } from './inspection.js';
 
 export type { ImageFormat, InspectionProblem } from './inspection.js';
 export { IMAGE_FORMATS, MAX_INSPECT_BYTES } from './inspection.js';
@@ -65,11 +65,11 @@ export async function inspectImage(
       error instanceof ReadBudgetExceeded
         ? `inspection stopped: headers ask for more than ${MAX_INSPECT_BYTES} bytes`
         : `inspection failed on malformed headers: ${error instanceof Error ? error.message : String(error)}`;
-    result = { format: 'raw', formats: [], problems: [problem(rule, message)] };
+    result = { format: 'raw', formats: [], problems: [createProblem(rule, message)] };
   }
   if (options.claimedFormat !== undefined && !isClaimCompatible(options.claimedFormat, result.format)) {
     result.problems.push(
-      problem(
+      createProblem(
         'format.mismatch',
         `image claims to be ${JSON.stringify(options.claimedFormat)} but its content is ${result.format}`,
       ),
@@ -102,7 +102,7 @@ async function detectAndAnalyze(reader: HeaderReader): Promise<Omit<ImageInspect
     return {
       format: formats[0]!,
       formats,
-      problems: [problem('format.multiple', `image matches several formats: ${formats.join(', ')}`)],
+      problems: [createProblem('format.multiple', `image matches several formats: ${formats.join(', ')}`)],
     };
   }
   const format: ImageFormat = containers[0] ?? layouts[0] ?? 'raw';

@@ -1,7 +1,7 @@
 import {
-  asciiBytes,
   computeCrc32,
   decodeLatin1,
+  encodeAscii,
   hasBytes,
   readU8,
   readU16,
@@ -9,7 +9,7 @@ import {
   readU64,
 } from './binary.js';
 import type { FormatAnalysis, HeaderReader, InspectionProblem } from './inspection.js';
-import { problem } from './inspection.js';
+import { createProblem } from './inspection.js';
 
 // ---- ISO 9660 / UDF: volume descriptors start at sector 16 (32 KiB), one per 2 KiB.
 
@@ -46,12 +46,16 @@ export function analyzeIso(reader: HeaderReader): FormatAnalysis {
       blockSizeLe !== blockSizeBe ||
       !validBlockSize
     ) {
-      return { problems: [problem('iso.descriptor', 'iso primary volume descriptor is inconsistent', at)] };
+      return {
+        problems: [createProblem('iso.descriptor', 'iso primary volume descriptor is inconsistent', at)],
+      };
     }
     return { problems: [] };
   }
   return {
-    problems: [problem('iso.descriptor', 'iso has no primary volume descriptor', ISO_DESCRIPTORS_START)],
+    problems: [
+      createProblem('iso.descriptor', 'iso has no primary volume descriptor', ISO_DESCRIPTORS_START),
+    ],
   };
 }
 
@@ -60,7 +64,7 @@ export function analyzeIso(reader: HeaderReader): FormatAnalysis {
 const MBR_SIGNATURE_OFFSET = 510;
 const MBR_PARTITIONS_OFFSET = 446;
 const PROTECTIVE_TYPE = 0xee;
-const GPT_SIGNATURE = asciiBytes('EFI PART');
+const GPT_SIGNATURE = encodeAscii('EFI PART');
 const GPT_SECTOR_SIZES = [512, 4096];
 const GPT_MAX_ENTRY_BYTES = 16 * 1024 * 1024;
 
@@ -102,7 +106,7 @@ export function analyzeMbr(reader: HeaderReader): FormatAnalysis {
   for (const entry of entries) {
     if (entry.bootFlag !== 0x00 && entry.bootFlag !== 0x80) {
       problems.push(
-        problem(
+        createProblem(
           'mbr.boot-flag',
           `mbr partition boot flag 0x${entry.bootFlag.toString(16)} is invalid`,
           entry.offset,
@@ -112,13 +116,13 @@ export function analyzeMbr(reader: HeaderReader): FormatAnalysis {
   }
   const used = entries.filter((entry) => entry.type !== 0);
   if (used.length === 0)
-    problems.push(problem('mbr.no-partitions', 'mbr has no partitions', MBR_PARTITIONS_OFFSET));
+    problems.push(createProblem('mbr.no-partitions', 'mbr has no partitions', MBR_PARTITIONS_OFFSET));
   const protective = used.find((entry) => entry.type === PROTECTIVE_TYPE);
   if (protective) {
     const [head, sector, cylinder] = protective.chsStart;
     if (used.length !== 1 || protective.lbaStart !== 1 || head !== 0 || sector !== 2 || cylinder !== 0) {
       problems.push(
-        problem(
+        createProblem(
           'mbr.protective',
           'gpt protective partition must be the only one and start at LBA 1 (CHS 0/2/0)',
           protective.offset,
@@ -133,23 +137,25 @@ export async function analyzeGpt(reader: HeaderReader): Promise<FormatAnalysis> 
   const problems = analyzeMbr(reader).problems;
   const sectorSize = GPT_SECTOR_SIZES.find((size) => hasBytes(reader.head, size, GPT_SIGNATURE));
   if (sectorSize === undefined) {
-    problems.push(problem('gpt.header', 'protective mbr without a gpt header', 512));
+    problems.push(createProblem('gpt.header', 'protective mbr without a gpt header', 512));
     return { problems };
   }
   const header = await reader.read(sectorSize, sectorSize);
   const headerSize = readU32(header, 12, true)!;
   if (headerSize < 92 || headerSize > sectorSize) {
-    problems.push(problem('gpt.header', `gpt header size ${headerSize} is invalid`, sectorSize + 12));
+    problems.push(createProblem('gpt.header', `gpt header size ${headerSize} is invalid`, sectorSize + 12));
     return { problems };
   }
   // A copy: Buffer#slice would share memory with the caller's bytes.
   const zeroedCrc = Uint8Array.from(header.subarray(0, headerSize));
   zeroedCrc.fill(0, 16, 20);
   if (computeCrc32(zeroedCrc) !== readU32(header, 16, true)) {
-    problems.push(problem('gpt.header', 'gpt header checksum is wrong', sectorSize + 16));
+    problems.push(createProblem('gpt.header', 'gpt header checksum is wrong', sectorSize + 16));
   }
   if (readU64(header, 24, true) !== 1n) {
-    problems.push(problem('gpt.header', 'gpt header does not describe itself as LBA 1', sectorSize + 24));
+    problems.push(
+      createProblem('gpt.header', 'gpt header does not describe itself as LBA 1', sectorSize + 24),
+    );
   }
   const entryCount = readU32(header, 80, true)!;
   const entrySize = readU32(header, 84, true)!;
@@ -159,7 +165,7 @@ export async function analyzeGpt(reader: HeaderReader): Promise<FormatAnalysis> 
     entryCount * entrySize > GPT_MAX_ENTRY_BYTES
   ) {
     problems.push(
-      problem(
+      createProblem(
         'gpt.entries',
         `gpt partition array (${entryCount} x ${entrySize} bytes) is not sane`,
         sectorSize + 80,

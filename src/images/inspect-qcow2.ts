@@ -1,6 +1,6 @@
 import {
-  asciiBytes,
   describeUntrustedText,
+  encodeAscii,
   hasBytes,
   readU8,
   readU32,
@@ -8,10 +8,10 @@ import {
   toSafeNumber,
 } from './binary.js';
 import type { FormatAnalysis, HeaderReader, InspectionProblem } from './inspection.js';
-import { problem } from './inspection.js';
+import { createProblem } from './inspection.js';
 
 // Field layout and limits: QEMU's qcow2 specification and block/qcow2.h (openstack-reference.md §7.3).
-const MAGIC = [...asciiBytes('QFI'), 0xfb];
+const MAGIC = [...encodeAscii('QFI'), 0xfb];
 const V2_HEADER_LENGTH = 72;
 const V3_MIN_HEADER_LENGTH = 104;
 const MIN_CLUSTER_BITS = 9;
@@ -44,7 +44,7 @@ export async function analyzeQcow2(reader: HeaderReader): Promise<FormatAnalysis
   const head = reader.head;
   const problems: InspectionProblem[] = [];
   const refuse = (rule: string, message: string, offset?: number): FormatAnalysis => {
-    problems.push(problem(rule, message, offset));
+    problems.push(createProblem(rule, message, offset));
     return { problems };
   };
 
@@ -99,19 +99,21 @@ export async function analyzeQcow2(reader: HeaderReader): Promise<FormatAnalysis
     }
     const refcountOrder = readU32(head, 96, false)!;
     if (refcountOrder > 6) {
-      problems.push(problem('qcow2.refcount-order', `qcow2 refcount_order ${refcountOrder} exceeds 6`, 96));
+      problems.push(
+        createProblem('qcow2.refcount-order', `qcow2 refcount_order ${refcountOrder} exceeds 6`, 96),
+      );
     }
     checkIncompatibleFeatures(incompatible, problems);
     if (headerLength > V3_MIN_HEADER_LENGTH) {
       const compressionType = readU8(head, 104);
       if (compressionType === undefined) {
-        problems.push(problem('qcow2.truncated', 'qcow2 header ends before its compression_type', 104));
+        problems.push(createProblem('qcow2.truncated', 'qcow2 header ends before its compression_type', 104));
       } else {
         checkCompressionType(compressionType, (incompatible & INCOMPAT_COMPRESSION) !== 0n, problems);
       }
     } else if ((incompatible & INCOMPAT_COMPRESSION) !== 0n) {
       problems.push(
-        problem(
+        createProblem(
           'qcow2.compression-type',
           'qcow2 sets the compression-type bit but has no compression_type',
           72,
@@ -123,16 +125,27 @@ export async function analyzeQcow2(reader: HeaderReader): Promise<FormatAnalysis
   if (backingOffset !== 0n) {
     const name = await readBackingFileName(reader, backingOffset, backingSize);
     problems.push(
-      problem('qcow2.backing-file', `qcow2 image has a backing file${name ? ` ${name}` : ''}; refused`, 8),
+      createProblem(
+        'qcow2.backing-file',
+        `qcow2 image has a backing file${name ? ` ${name}` : ''}; refused`,
+        8,
+      ),
     );
   }
   if (cryptMethod !== 0) {
-    problems.push(problem('qcow2.encrypted', `qcow2 image is encrypted (crypt_method ${cryptMethod})`, 32));
+    problems.push(
+      createProblem('qcow2.encrypted', `qcow2 image is encrypted (crypt_method ${cryptMethod})`, 32),
+    );
   }
 
   const virtualSize = toSafeNumber(size);
   if (virtualSize === undefined || size > BigInt(MAX_QCOW2_VIRTUAL_SIZE)) {
-    problems.push(problem('qcow2.virtual-size', `qcow2 virtual size ${size} exceeds 2^55 bytes`, 24));
+    problems.push(createProblem('qcow2.virtual-size', `qcow2 virtual size ${size} exceeds 2^55 bytes`, 24));
+  } else if (size === 0n && l1Size > 0) {
+    // QEMU creates empty images with no L1 table and refuses to shrink an image to 0 bytes.
+    problems.push(
+      createProblem('qcow2.virtual-size', `qcow2 virtual size is 0 but l1_size is ${l1Size}`, 24),
+    );
   }
 
   // With extended L2 entries each L2 entry takes 16 bytes instead of 8.
@@ -148,17 +161,23 @@ export async function analyzeQcow2(reader: HeaderReader): Promise<FormatAnalysis
     required: l1Size > 0,
   });
   if (l1Size > MAX_L1_ENTRIES) {
-    problems.push(problem('qcow2.l1-table', `qcow2 l1_size ${l1Size} exceeds ${MAX_L1_ENTRIES} entries`, 36));
+    problems.push(
+      createProblem('qcow2.l1-table', `qcow2 l1_size ${l1Size} exceeds ${MAX_L1_ENTRIES} entries`, 36),
+    );
   } else if (BigInt(l1Size) < neededL1) {
     problems.push(
-      problem('qcow2.l1-table', `qcow2 l1_size ${l1Size} is too small for virtual size ${size}`, 36),
+      createProblem('qcow2.l1-table', `qcow2 l1_size ${l1Size} is too small for virtual size ${size}`, 36),
     );
   }
 
   const refcountBytes = BigInt(refcountClusters) * BigInt(clusterSize);
   if (refcountClusters === 0 || refcountBytes > BigInt(MAX_REFCOUNT_TABLE_BYTES)) {
     problems.push(
-      problem('qcow2.refcount-table', `qcow2 refcount_table_clusters ${refcountClusters} is not sane`, 56),
+      createProblem(
+        'qcow2.refcount-table',
+        `qcow2 refcount_table_clusters ${refcountClusters} is not sane`,
+        56,
+      ),
     );
   } else {
     checkTable(problems, reader.size, clusterSize, {
@@ -172,7 +191,7 @@ export async function analyzeQcow2(reader: HeaderReader): Promise<FormatAnalysis
   }
 
   if (snapshotCount > MAX_SNAPSHOTS) {
-    problems.push(problem('qcow2.snapshots', `qcow2 claims ${snapshotCount} snapshots`, 60));
+    problems.push(createProblem('qcow2.snapshots', `qcow2 claims ${snapshotCount} snapshots`, 60));
   } else if (snapshotCount > 0) {
     // Each snapshot entry is at least 40 bytes.
     checkTable(problems, reader.size, clusterSize, {
@@ -191,10 +210,12 @@ export async function analyzeQcow2(reader: HeaderReader): Promise<FormatAnalysis
 
 function checkIncompatibleFeatures(features: bigint, problems: InspectionProblem[]): void {
   if (features & INCOMPAT_CORRUPT) {
-    problems.push(problem('qcow2.corrupt', 'qcow2 image is marked corrupt', 72));
+    problems.push(createProblem('qcow2.corrupt', 'qcow2 image is marked corrupt', 72));
   }
   if (features & INCOMPAT_DATA_FILE) {
-    problems.push(problem('qcow2.data-file', 'qcow2 image keeps its data in an external data file', 72));
+    problems.push(
+      createProblem('qcow2.data-file', 'qcow2 image keeps its data in an external data file', 72),
+    );
   }
   const unknown = features & ~INCOMPAT_KNOWN;
   if (unknown !== 0n) {
@@ -203,7 +224,7 @@ function checkIncompatibleFeatures(features: bigint, problems: InspectionProblem
       if (unknown & (1n << bit)) bits.push(INCOMPAT_NAMES.get(bit) ?? `bit ${bit}`);
     }
     problems.push(
-      problem(
+      createProblem(
         'qcow2.unknown-feature',
         `qcow2 uses unsupported incompatible features: ${bits.join(', ')}`,
         72,
@@ -215,10 +236,10 @@ function checkIncompatibleFeatures(features: bigint, problems: InspectionProblem
 function checkCompressionType(type: number, featureBit: boolean, problems: InspectionProblem[]): void {
   // 0 = zlib, 1 = zstd; QEMU requires the feature bit exactly when the type is not zlib.
   if (type > 1) {
-    problems.push(problem('qcow2.compression-type', `qcow2 compression_type ${type} is unknown`, 104));
+    problems.push(createProblem('qcow2.compression-type', `qcow2 compression_type ${type} is unknown`, 104));
   } else if ((type !== 0) !== featureBit) {
     problems.push(
-      problem('qcow2.compression-type', 'qcow2 compression_type disagrees with its feature bit', 104),
+      createProblem('qcow2.compression-type', 'qcow2 compression_type disagrees with its feature bit', 104),
     );
   }
 }
@@ -241,7 +262,7 @@ function checkTable(
   if (!table.required) return;
   if (table.offset === 0n || table.offset % BigInt(clusterSize) !== 0n) {
     problems.push(
-      problem(
+      createProblem(
         table.rule,
         `qcow2 ${table.name} offset ${table.offset} is not a non-zero multiple of the cluster size`,
         table.fieldOffset,
@@ -251,7 +272,7 @@ function checkTable(
   }
   if (fileSize !== undefined && table.offset + table.bytes > BigInt(fileSize)) {
     problems.push(
-      problem(
+      createProblem(
         table.rule,
         `qcow2 ${table.name} at ${table.offset} (${table.bytes} bytes) lies beyond the end of the file (${fileSize})`,
         table.fieldOffset,
@@ -287,15 +308,21 @@ async function checkHeaderExtensions(
     const dataEnd = position + 8 + length;
     if (dataEnd > area.length) {
       problems.push(
-        problem('qcow2.header-extension', `qcow2 header extension at ${at} runs past the header area`, at),
+        createProblem(
+          'qcow2.header-extension',
+          `qcow2 header extension at ${at} runs past the header area`,
+          at,
+        ),
       );
       return;
     }
     if (type === EXT_DATA_FILE) {
       const name = describeUntrustedText(area.subarray(position + 8, dataEnd));
-      problems.push(problem('qcow2.data-file', `qcow2 header names an external data file ${name}`, at));
+      problems.push(createProblem('qcow2.data-file', `qcow2 header names an external data file ${name}`, at));
     } else if (type === EXT_ENCRYPTION) {
-      problems.push(problem('qcow2.encrypted', 'qcow2 header carries a full-disk-encryption header', at));
+      problems.push(
+        createProblem('qcow2.encrypted', 'qcow2 header carries a full-disk-encryption header', at),
+      );
     }
     position = dataEnd + ((8 - (length % 8)) % 8);
   }

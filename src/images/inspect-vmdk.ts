@@ -1,10 +1,10 @@
-import { asciiBytes, decodeLatin1, hasBytes, readU32, readU64, toSafeNumber } from './binary.js';
+import { decodeLatin1, encodeAscii, hasBytes, readU32, readU64, toSafeNumber } from './binary.js';
 import type { FormatAnalysis, HeaderReader, InspectionProblem } from './inspection.js';
-import { problem } from './inspection.js';
+import { createProblem } from './inspection.js';
 
 // Sparse extent header layout: VMware's "Virtual Disk Format 5.0" and QEMU block/vmdk.c (reference §7.2).
-const SPARSE_MAGIC = asciiBytes('KDMV');
-const COWD_MAGIC = asciiBytes('COWD');
+const SPARSE_MAGIC = encodeAscii('KDMV');
+const COWD_MAGIC = encodeAscii('COWD');
 const DESCRIPTOR_SIGNATURE = '# Disk DescriptorFile';
 const SECTOR = 512;
 export const MAX_VMDK_DESCRIPTOR_BYTES = 1024 * 1024;
@@ -44,7 +44,9 @@ function isDescriptorText(bytes: Uint8Array): boolean {
 export async function analyzeVmdk(reader: HeaderReader): Promise<FormatAnalysis> {
   const head = reader.head;
   if (hasBytes(head, 0, COWD_MAGIC)) {
-    return { problems: [problem('vmdk.cowd', 'legacy COWD (ESX 2) vmdk sparse extents are refused', 0)] };
+    return {
+      problems: [createProblem('vmdk.cowd', 'legacy COWD (ESX 2) vmdk sparse extents are refused', 0)],
+    };
   }
   if (hasBytes(head, 0, SPARSE_MAGIC)) return analyzeSparse(reader);
   return analyzeDescriptorFile(reader);
@@ -55,7 +57,7 @@ async function analyzeDescriptorFile(reader: HeaderReader): Promise<FormatAnalys
   const size = reader.size;
   if (size !== undefined && size > MAX_VMDK_DESCRIPTOR_BYTES) {
     problems.push(
-      problem('vmdk.descriptor-bounds', `vmdk descriptor file is ${size} bytes, over the 1 MiB limit`),
+      createProblem('vmdk.descriptor-bounds', `vmdk descriptor file is ${size} bytes, over the 1 MiB limit`),
     );
     return { problems };
   }
@@ -63,7 +65,7 @@ async function analyzeDescriptorFile(reader: HeaderReader): Promise<FormatAnalys
   const descriptor = checkDescriptor(bytes, 0, problems);
   // A standalone descriptor always keeps the disk data in other files, which qemu-img would open.
   problems.push(
-    problem('vmdk.descriptor-only', 'vmdk is a standalone descriptor whose extents are other files', 0),
+    createProblem('vmdk.descriptor-only', 'vmdk is a standalone descriptor whose extents are other files', 0),
   );
   return descriptor.capacitySectors === undefined
     ? { problems }
@@ -74,7 +76,9 @@ async function analyzeSparse(reader: HeaderReader): Promise<FormatAnalysis> {
   const head = reader.head;
   const problems: InspectionProblem[] = [];
   if (head.length < SECTOR) {
-    problems.push(problem('vmdk.truncated', `vmdk sparse header is ${head.length} bytes, needs ${SECTOR}`));
+    problems.push(
+      createProblem('vmdk.truncated', `vmdk sparse header is ${head.length} bytes, needs ${SECTOR}`),
+    );
     return { problems };
   }
   const version = readU32(head, 4, true)!;
@@ -86,35 +90,39 @@ async function analyzeSparse(reader: HeaderReader): Promise<FormatAnalysis> {
   const gdOffset = readU64(head, 56, true)!;
 
   if (version < 1 || version > 3) {
-    problems.push(problem('vmdk.version', `vmdk sparse header version ${version} is not 1..3`, 4));
+    problems.push(createProblem('vmdk.version', `vmdk sparse header version ${version} is not 1..3`, 4));
     return { problems };
   }
   // QEMU follows the embedded descriptor's extent list when capacity is 0, opening whatever files it names.
   if (capacity === 0n) {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.descriptor-extents',
         'vmdk sparse header has capacity 0 and defers to descriptor extents',
         12,
       ),
     );
   } else if (capacity > MAX_CAPACITY_SECTORS) {
-    problems.push(problem('vmdk.capacity', `vmdk capacity ${capacity} sectors is absurd`, 12));
+    problems.push(createProblem('vmdk.capacity', `vmdk capacity ${capacity} sectors is absurd`, 12));
   }
   if (grainSize === 0n || grainSize > 128n || (grainSize & (grainSize - 1n)) !== 0n) {
     problems.push(
-      problem('vmdk.grain-size', `vmdk grain size ${grainSize} sectors is not a power of 2 <= 128`, 20),
+      createProblem('vmdk.grain-size', `vmdk grain size ${grainSize} sectors is not a power of 2 <= 128`, 20),
     );
   }
   if (gtesPerGt === 0 || gtesPerGt > 512) {
-    problems.push(problem('vmdk.grain-table', `vmdk grain table size ${gtesPerGt} is outside 1..512`, 44));
+    problems.push(
+      createProblem('vmdk.grain-table', `vmdk grain table size ${gtesPerGt} is outside 1..512`, 44),
+    );
   }
 
   const descriptorStart = toSafeNumber(descriptorOffset * BigInt(SECTOR));
   const descriptorBytes = toSafeNumber(descriptorSize * BigInt(SECTOR));
   let capacityFromDescriptor: number | undefined;
   if (descriptorOffset === 0n || descriptorSize === 0n) {
-    problems.push(problem('vmdk.descriptor-missing', 'vmdk sparse extent has no embedded descriptor', 28));
+    problems.push(
+      createProblem('vmdk.descriptor-missing', 'vmdk sparse extent has no embedded descriptor', 28),
+    );
   } else if (
     descriptorStart === undefined ||
     descriptorBytes === undefined ||
@@ -122,7 +130,7 @@ async function analyzeSparse(reader: HeaderReader): Promise<FormatAnalysis> {
     (reader.size !== undefined && descriptorStart + descriptorBytes > reader.size)
   ) {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.descriptor-bounds',
         `vmdk descriptor (sector ${descriptorOffset}, ${descriptorSize} sectors) is out of bounds or over 1 MiB`,
         28,
@@ -141,7 +149,7 @@ async function analyzeSparse(reader: HeaderReader): Promise<FormatAnalysis> {
     capacity !== 0n
   ) {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.capacity',
         `vmdk header capacity ${capacity} sectors disagrees with its descriptor (${capacityFromDescriptor})`,
         12,
@@ -159,7 +167,9 @@ async function checkStreamFooter(
 ): Promise<void> {
   const size = reader.size;
   if (size === undefined || size < 4 * SECTOR) {
-    problems.push(problem('vmdk.footer', 'vmdk places its grain directory at the end but has no footer', 56));
+    problems.push(
+      createProblem('vmdk.footer', 'vmdk places its grain directory at the end but has no footer', 56),
+    );
     return;
   }
   const tail = await reader.read(size - 3 * SECTOR, 3 * SECTOR);
@@ -181,7 +191,7 @@ async function checkStreamFooter(
     footerGd === GD_AT_END
   ) {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.footer',
         'vmdk stream footer does not mirror the header or lacks its end marker',
         size - 3 * SECTOR,
@@ -222,7 +232,7 @@ function checkDescriptor(
     const assignment = /^([A-Za-z][A-Za-z0-9_.]*)\s*=\s*(.*)$/.exec(line);
     if (!assignment || /[^\x20-\x7e\t]/.test(line)) {
       problems.push(
-        problem(
+        createProblem(
           'vmdk.descriptor-line',
           `vmdk descriptor line is not allowed: ${JSON.stringify(line.slice(0, 80))}`,
           at,
@@ -236,7 +246,7 @@ function checkDescriptor(
     // QEMU opens parentFileNameHint as a backing file.
     if (key === 'parentFileNameHint') {
       problems.push(
-        problem(
+        createProblem(
           'vmdk.parent',
           `vmdk descriptor names a parent file ${JSON.stringify(value.slice(0, 200))}`,
           at,
@@ -245,20 +255,21 @@ function checkDescriptor(
     }
   }
   if (createType === undefined) {
-    problems.push(problem('vmdk.create-type', 'vmdk descriptor has no createType', baseOffset));
+    problems.push(createProblem('vmdk.create-type', 'vmdk descriptor has no createType', baseOffset));
   } else if (!ALLOWED_CREATE_TYPES.has(createType)) {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.create-type',
         `vmdk createType ${JSON.stringify(createType.slice(0, 80))} is not monolithicSparse or streamOptimized`,
         baseOffset,
       ),
     );
   }
-  if (extents === 0) problems.push(problem('vmdk.no-extent', 'vmdk descriptor lists no extent', baseOffset));
+  if (extents === 0)
+    problems.push(createProblem('vmdk.no-extent', 'vmdk descriptor lists no extent', baseOffset));
   else if (extents > 1) {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.extent-count',
         `vmdk descriptor lists ${extents} extents; a monolithic disk has one`,
         baseOffset,
@@ -271,7 +282,7 @@ function checkDescriptor(
 function checkExtentLine(line: string, type: string, at: number, problems: InspectionProblem[]): void {
   if (type !== 'SPARSE') {
     problems.push(
-      problem(
+      createProblem(
         'vmdk.extent-type',
         `vmdk extent type ${type.slice(0, 40)} refers to data outside this file`,
         at,
@@ -280,7 +291,11 @@ function checkExtentLine(line: string, type: string, at: number, problems: Inspe
   }
   if (line.includes('/') || line.includes('\\')) {
     problems.push(
-      problem('vmdk.extent-path', `vmdk extent line names a path: ${JSON.stringify(line.slice(0, 120))}`, at),
+      createProblem(
+        'vmdk.extent-path',
+        `vmdk extent line names a path: ${JSON.stringify(line.slice(0, 120))}`,
+        at,
+      ),
     );
   }
 }

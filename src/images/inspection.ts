@@ -42,21 +42,14 @@ export class ReadBudgetExceeded extends Error {
 /** Counts and caps what the inspectors read, so a hostile header cannot make us read the whole file. */
 export class HeaderReader {
   bytesRead = 0;
-  readonly head: Uint8Array;
+  head: Uint8Array = new Uint8Array(0);
 
-  private constructor(
-    private readonly source: ByteSource,
-    head: Uint8Array,
-    bytesRead: number,
-  ) {
-    this.head = head;
-    this.bytesRead = bytesRead;
-  }
+  private constructor(private readonly source: ByteSource) {}
 
   static async open(source: ByteSource): Promise<HeaderReader> {
-    const reader = new HeaderReader(source, new Uint8Array(0), 0);
-    const head = await reader.read(0, HEAD_BYTES);
-    return new HeaderReader(source, head, reader.bytesRead);
+    const reader = new HeaderReader(source);
+    reader.head = await reader.read(0, HEAD_BYTES);
+    return reader;
   }
 
   get size(): number | undefined {
@@ -88,6 +81,6 @@ export class HeaderReader {
   }
 }
 
-export function problem(rule: string, message: string, offset?: number): InspectionProblem {
+export function createProblem(rule: string, message: string, offset?: number): InspectionProblem {
   return offset === undefined ? { rule, message } : { rule, message, offset };
 }

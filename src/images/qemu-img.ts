@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { StackdoctorError } from '../core/errors.js';
 import type { ImageInspection, InspectionProblem } from './format-inspector.js';
 import type { ImageFormat } from './inspection.js';
-import { problem } from './inspection.js';
+import { createProblem } from './inspection.js';
 
 export const QEMU_FORMATS = ['raw', 'qcow2', 'qed', 'vmdk', 'vpc', 'vhdx', 'vdi', 'luks'] as const;
 export type QemuFormat = (typeof QEMU_FORMATS)[number];
@@ -154,45 +154,56 @@ export function crossCheckInfo(info: QemuImgInfo, inspection: ImageInspection): 
   const problems: InspectionProblem[] = [];
   if (!inspection.safe) {
     const rules = inspection.problems.map((p) => p.rule).join(', ');
-    problems.push(problem('qemu.inspection-refused', `the header inspection refused this image (${rules})`));
+    problems.push(
+      createProblem('qemu.inspection-refused', `the header inspection refused this image (${rules})`),
+    );
   }
   const expected = toQemuFormat(inspection.format);
   if (info.format !== expected) {
     problems.push(
-      problem('qemu.format', `qemu-img reads the image as ${info.format}, the inspector as ${expected}`),
+      createProblem(
+        'qemu.format',
+        `qemu-img reads the image as ${info.format}, the inspector as ${expected}`,
+      ),
     );
   }
   const backing = info['backing-filename'] ?? info['full-backing-filename'];
   if (backing !== undefined) {
-    problems.push(problem('qemu.backing-file', `qemu-img reports a backing file ${JSON.stringify(backing)}`));
+    problems.push(
+      createProblem('qemu.backing-file', `qemu-img reports a backing file ${JSON.stringify(backing)}`),
+    );
   }
   const data = info['format-specific']?.data;
   if (data?.['data-file'] !== undefined) {
     problems.push(
-      problem(
+      createProblem(
         'qemu.data-file',
         `qemu-img reports an external data file ${JSON.stringify(data['data-file'])}`,
       ),
     );
   }
   if (data?.encrypt !== undefined)
-    problems.push(problem('qemu.encrypted', 'qemu-img reports the image is encrypted'));
-  if (data?.corrupt === true) problems.push(problem('qemu.corrupt', 'qemu-img reports the image is corrupt'));
+    problems.push(createProblem('qemu.encrypted', 'qemu-img reports the image is encrypted'));
+  if (data?.corrupt === true)
+    problems.push(createProblem('qemu.corrupt', 'qemu-img reports the image is corrupt'));
   if (info.format === 'vmdk') {
     const createType = data?.['create-type'];
     if (createType === undefined || !ALLOWED_VMDK_CREATE_TYPES.has(createType)) {
       problems.push(
-        problem('qemu.vmdk-create-type', `qemu-img reports vmdk create type ${createType ?? 'unknown'}`),
+        createProblem(
+          'qemu.vmdk-create-type',
+          `qemu-img reports vmdk create type ${createType ?? 'unknown'}`,
+        ),
       );
     }
     const foreign = (data?.extents ?? []).filter((extent) => extent.filename !== info.filename);
     if (foreign.length > 0) {
-      problems.push(problem('qemu.vmdk-extent', 'qemu-img reports vmdk extents in other files'));
+      problems.push(createProblem('qemu.vmdk-extent', 'qemu-img reports vmdk extents in other files'));
     }
   }
   if (inspection.virtualSize !== info['virtual-size']) {
     problems.push(
-      problem(
+      createProblem(
         'qemu.virtual-size',
         `qemu-img reports virtual size ${info['virtual-size']}, the inspector ${inspection.virtualSize ?? 'none'}`,
       ),

@@ -7,10 +7,10 @@ import {
   createImage,
   fixVhdChecksum,
   inspectFile,
+  listRules,
   makeTempDir,
   patchImage,
   requireQemuImg,
-  rulesOf,
   writeBytes,
   writePartition,
 } from './helpers.js';
@@ -25,7 +25,7 @@ interface CorpusCase {
   rules: string[];
 }
 
-function descriptorText(createType: string, extentLine: string, extra = ''): string {
+function buildDescriptorText(createType: string, extentLine: string, extra = ''): string {
   return [
     '# Disk DescriptorFile',
     'version=1',
@@ -43,7 +43,7 @@ function descriptorText(createType: string, extentLine: string, extra = ''): str
 }
 
 /** Replaces the descriptor embedded in a real monolithicSparse vmdk (sector 1, 20 sectors). */
-function withEmbeddedDescriptor(dir: string, name: string, text: string, capacity?: bigint): string {
+function createVmdkWithDescriptor(dir: string, name: string, text: string, capacity?: bigint): string {
   const base = createImage(dir, `${name}.base.vmdk`, 'vmdk', '1M', ['-o', 'subformat=monolithicSparse']);
   return patchImage(dir, base, name, (bytes) => {
     bytes.fill(0, 512, 512 + 20 * 512);
@@ -53,7 +53,7 @@ function withEmbeddedDescriptor(dir: string, name: string, text: string, capacit
   });
 }
 
-function qcow2Patched(dir: string, name: string, edit: (bytes: Buffer) => void, size = '1M'): string {
+function createPatchedQcow2(dir: string, name: string, edit: (bytes: Buffer) => void, size = '1M'): string {
   const base = createImage(dir, `${name}.base`, 'qcow2', size);
   return patchImage(dir, base, name, (bytes) => {
     edit(bytes);
@@ -78,7 +78,7 @@ const cases: CorpusCase[] = [
   {
     name: 'qcow2 naming a data file in a header extension without the feature bit',
     build: (dir) =>
-      qcow2Patched(dir, 'data-file-ext.qcow2', (bytes) => {
+      createPatchedQcow2(dir, 'data-file-ext.qcow2', (bytes) => {
         const at = bytes.readUInt32BE(100);
         bytes.fill(0, at, at + 64);
         bytes.writeUInt32BE(0x44415441, at);
@@ -106,12 +106,13 @@ const cases: CorpusCase[] = [
   },
   {
     name: 'qcow2 with the legacy AES crypt_method',
-    build: (dir) => qcow2Patched(dir, 'aes.qcow2', (bytes) => bytes.writeUInt32BE(1, 32)),
+    build: (dir) => createPatchedQcow2(dir, 'aes.qcow2', (bytes) => bytes.writeUInt32BE(1, 32)),
     rules: ['qcow2.encrypted'],
   },
   {
     name: 'qcow2 with an unknown incompatible feature bit',
-    build: (dir) => qcow2Patched(dir, 'unknown-bit.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 20n, 72)),
+    build: (dir) =>
+      createPatchedQcow2(dir, 'unknown-bit.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 20n, 72)),
     rules: ['qcow2.unknown-feature'],
   },
   {
@@ -121,7 +122,7 @@ const cases: CorpusCase[] = [
   },
   {
     name: 'qcow2 marked corrupt',
-    build: (dir) => qcow2Patched(dir, 'corrupt.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 1n, 72)),
+    build: (dir) => createPatchedQcow2(dir, 'corrupt.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 1n, 72)),
     rules: ['qcow2.corrupt'],
   },
   {
@@ -135,63 +136,72 @@ const cases: CorpusCase[] = [
   },
   {
     name: 'qcow2 with an absurd l1_size',
-    build: (dir) => qcow2Patched(dir, 'l1-size.qcow2', (bytes) => bytes.writeUInt32BE(0xffffffff, 36)),
+    build: (dir) => createPatchedQcow2(dir, 'l1-size.qcow2', (bytes) => bytes.writeUInt32BE(0xffffffff, 36)),
     rules: ['qcow2.l1-table'],
   },
   {
     name: 'qcow2 whose L1 table is too small for its virtual size',
-    build: (dir) => qcow2Patched(dir, 'l1-small.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 40n, 24)),
+    build: (dir) =>
+      createPatchedQcow2(dir, 'l1-small.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 40n, 24)),
     rules: ['qcow2.l1-table'],
   },
   {
     name: 'qcow2 with the L1 table beyond the end of the file',
-    build: (dir) => qcow2Patched(dir, 'l1-eof.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 40n, 40)),
+    build: (dir) => createPatchedQcow2(dir, 'l1-eof.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 40n, 40)),
     rules: ['qcow2.l1-table'],
   },
   {
     name: 'qcow2 with a misaligned L1 table',
-    build: (dir) => qcow2Patched(dir, 'l1-align.qcow2', (bytes) => bytes.writeBigUInt64BE(0x30008n, 40)),
+    build: (dir) =>
+      createPatchedQcow2(dir, 'l1-align.qcow2', (bytes) => bytes.writeBigUInt64BE(0x30008n, 40)),
     rules: ['qcow2.l1-table'],
   },
   {
     name: 'qcow2 with cluster_bits 0',
-    build: (dir) => qcow2Patched(dir, 'cluster-0.qcow2', (bytes) => bytes.writeUInt32BE(0, 20)),
+    build: (dir) => createPatchedQcow2(dir, 'cluster-0.qcow2', (bytes) => bytes.writeUInt32BE(0, 20)),
     rules: ['qcow2.cluster-bits'],
   },
   {
     name: 'qcow2 with cluster_bits 40',
-    build: (dir) => qcow2Patched(dir, 'cluster-40.qcow2', (bytes) => bytes.writeUInt32BE(40, 20)),
+    build: (dir) => createPatchedQcow2(dir, 'cluster-40.qcow2', (bytes) => bytes.writeUInt32BE(40, 20)),
     rules: ['qcow2.cluster-bits'],
   },
   {
     name: 'qcow2 with a virtual size above 2^55',
-    build: (dir) => qcow2Patched(dir, 'huge.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 60n, 24)),
+    build: (dir) => createPatchedQcow2(dir, 'huge.qcow2', (bytes) => bytes.writeBigUInt64BE(1n << 60n, 24)),
+    rules: ['qcow2.virtual-size'],
+  },
+  {
+    name: 'qcow2 with virtual size 0 but an L1 table',
+    build: (dir) => createPatchedQcow2(dir, 'zero-l1.qcow2', (bytes) => bytes.writeBigUInt64BE(0n, 24)),
     rules: ['qcow2.virtual-size'],
   },
   {
     name: 'qcow2 with header_length larger than a cluster',
-    build: (dir) => qcow2Patched(dir, 'header-length.qcow2', (bytes) => bytes.writeUInt32BE(1 << 20, 100)),
+    build: (dir) =>
+      createPatchedQcow2(dir, 'header-length.qcow2', (bytes) => bytes.writeUInt32BE(1 << 20, 100)),
     rules: ['qcow2.header-length'],
   },
   {
     name: 'qcow2 with an unknown compression type',
-    build: (dir) => qcow2Patched(dir, 'compression.qcow2', (bytes) => bytes.writeUInt8(7, 104)),
+    build: (dir) => createPatchedQcow2(dir, 'compression.qcow2', (bytes) => bytes.writeUInt8(7, 104)),
     rules: ['qcow2.compression-type'],
   },
   {
     name: 'qcow2 with a misaligned refcount table',
-    build: (dir) => qcow2Patched(dir, 'refcount.qcow2', (bytes) => bytes.writeBigUInt64BE(0x10001n, 48)),
+    build: (dir) =>
+      createPatchedQcow2(dir, 'refcount.qcow2', (bytes) => bytes.writeBigUInt64BE(0x10001n, 48)),
     rules: ['qcow2.refcount-table'],
   },
   {
     name: 'qcow2 claiming a million snapshots',
-    build: (dir) => qcow2Patched(dir, 'snapshots.qcow2', (bytes) => bytes.writeUInt32BE(1_000_000, 60)),
+    build: (dir) => createPatchedQcow2(dir, 'snapshots.qcow2', (bytes) => bytes.writeUInt32BE(1_000_000, 60)),
     rules: ['qcow2.snapshots'],
   },
   {
     name: 'qcow2 with a header extension running past the header cluster',
     build: (dir) =>
-      qcow2Patched(dir, 'extension.qcow2', (bytes) =>
+      createPatchedQcow2(dir, 'extension.qcow2', (bytes) =>
         bytes.writeUInt32BE(0x7fffffff, bytes.readUInt32BE(100) + 4),
       ),
     rules: ['qcow2.header-extension'],
@@ -202,7 +212,7 @@ const cases: CorpusCase[] = [
       writeBytes(
         dir,
         'flat-shadow.vmdk',
-        Buffer.from(descriptorText('monolithicSparse', 'RW 2048 FLAT "/etc/shadow" 0')),
+        Buffer.from(buildDescriptorText('monolithicSparse', 'RW 2048 FLAT "/etc/shadow" 0')),
       ),
     claimedFormat: 'vmdk',
     rules: ['vmdk.extent-type', 'vmdk.extent-path', 'vmdk.descriptor-only'],
@@ -213,7 +223,7 @@ const cases: CorpusCase[] = [
       writeBytes(
         dir,
         'sparse-path.vmdk',
-        Buffer.from(descriptorText('monolithicSparse', 'RW 2048 SPARSE "../../etc/x.vmdk"')),
+        Buffer.from(buildDescriptorText('monolithicSparse', 'RW 2048 SPARSE "../../etc/x.vmdk"')),
       ),
     claimedFormat: 'vmdk',
     rules: ['vmdk.extent-path'],
@@ -224,7 +234,7 @@ const cases: CorpusCase[] = [
       writeBytes(
         dir,
         'sibling.vmdk',
-        Buffer.from(descriptorText('monolithicSparse', 'RW 2048 SPARSE "other.vmdk"')),
+        Buffer.from(buildDescriptorText('monolithicSparse', 'RW 2048 SPARSE "other.vmdk"')),
       ),
     claimedFormat: 'vmdk',
     rules: ['vmdk.descriptor-only'],
@@ -238,10 +248,10 @@ const cases: CorpusCase[] = [
   {
     name: 'vmdk sparse header whose embedded descriptor references another file',
     build: (dir) =>
-      withEmbeddedDescriptor(
+      createVmdkWithDescriptor(
         dir,
         'embedded.vmdk',
-        descriptorText('monolithicSparse', 'RW 2048 FLAT "passwd" 0'),
+        buildDescriptorText('monolithicSparse', 'RW 2048 FLAT "passwd" 0'),
         0n,
       ),
     claimedFormat: 'vmdk',
@@ -250,10 +260,10 @@ const cases: CorpusCase[] = [
   {
     name: 'vmdk sparse extent naming a parent file',
     build: (dir) =>
-      withEmbeddedDescriptor(
+      createVmdkWithDescriptor(
         dir,
         'parent.vmdk',
-        descriptorText(
+        buildDescriptorText(
           'monolithicSparse',
           'RW 2048 SPARSE "parent.vmdk"',
           'parentFileNameHint="/etc/passwd"',
@@ -264,10 +274,10 @@ const cases: CorpusCase[] = [
   {
     name: 'vmdk descriptor with a line that is not key=value',
     build: (dir) =>
-      withEmbeddedDescriptor(
+      createVmdkWithDescriptor(
         dir,
         'bad-line.vmdk',
-        descriptorText('streamOptimized', 'RW 2048 SPARSE "x.vmdk"', '!include /etc'),
+        buildDescriptorText('streamOptimized', 'RW 2048 SPARSE "x.vmdk"', '!include /etc'),
       ),
     rules: ['vmdk.descriptor-line'],
   },
@@ -440,8 +450,8 @@ describe('format inspector: malicious and broken corpus', () => {
       assert.equal(inspection.safe, false);
       for (const rule of corpusCase.rules) {
         assert.ok(
-          rulesOf(inspection).includes(rule),
-          `expected ${rule}, got ${rulesOf(inspection).join(', ')}`,
+          listRules(inspection).includes(rule),
+          `expected ${rule}, got ${listRules(inspection).join(', ')}`,
         );
       }
       for (const found of inspection.problems) assert.ok(found.message.length > 0);
@@ -473,6 +483,6 @@ describe('format inspector: malicious and broken corpus', () => {
     Buffer.from([0x7f, 0x10, 0xda, 0xbe]).copy(bytes, 0x40);
     const inspection = await inspectFile(writeBytes(temp.dir, 'qcow2-vdi', bytes));
     assert.deepEqual(inspection.formats, ['qcow2', 'vdi']);
-    assert.ok(rulesOf(inspection).includes('format.multiple'));
+    assert.ok(listRules(inspection).includes('format.multiple'));
   });
 });

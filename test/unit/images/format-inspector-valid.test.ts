@@ -34,7 +34,7 @@ interface ValidCase {
 const MiB = 1024 * 1024;
 
 /** A raw disk with some random data, converted into other formats so they carry real allocated clusters. */
-function rawWithData(dir: string): string {
+function createRawWithData(dir: string): string {
   const path = join(dir, 'data.raw');
   const bytes = Buffer.alloc(4 * MiB);
   randomBytes(MiB).copy(bytes, 0);
@@ -45,7 +45,7 @@ function rawWithData(dir: string): string {
 
 function convertTo(dir: string, name: string, format: string, options: string[] = []): string {
   const path = join(dir, name);
-  runQemuImg(['convert', '-f', 'raw', '-O', format, ...options, rawWithData(dir), path]);
+  runQemuImg(['convert', '-f', 'raw', '-O', format, ...options, createRawWithData(dir), path]);
   return path;
 }
 
@@ -109,8 +109,26 @@ const cases: ValidCase[] = [
     virtualSize: 100 * 1024 * 1024 * MiB,
   },
   {
+    name: 'empty qcow2',
+    build: (dir) => createImage(dir, 'empty.qcow2', 'qcow2', '0'),
+    format: 'qcow2',
+    claimedFormat: 'qcow2',
+    virtualSize: 0,
+  },
+  {
+    name: 'qcow2 shrunk to 512 bytes (L1 table larger than needed)',
+    build: (dir) => {
+      const path = createImage(dir, 'shrunk.qcow2', 'qcow2', '1G');
+      runQemuImg(['resize', '-q', '--shrink', path, '512']);
+      return path;
+    },
+    format: 'qcow2',
+    claimedFormat: 'qcow2',
+    virtualSize: 512,
+  },
+  {
     name: 'raw with data',
-    build: (dir) => rawWithData(dir),
+    build: (dir) => createRawWithData(dir),
     format: 'raw',
     claimedFormat: 'raw',
     virtualSize: 4 * MiB,

@@ -69,7 +69,7 @@ export async function inspectFile(path: string, options: InspectOptions = {}): P
   }
 }
 
-export function rulesOf(inspection: ImageInspection): string[] {
+export function listRules(inspection: ImageInspection): string[] {
   return inspection.problems.map((p) => p.rule);
 }
 

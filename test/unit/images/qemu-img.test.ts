@@ -17,7 +17,7 @@ import { createImage, inspectFile, makeTempDir, requireQemuImg, runQemuImg } fro
 
 const MiB = 1024 * 1024;
 
-async function rejectsWithKind(promise: Promise<unknown>, kind: string): Promise<QemuImgError> {
+async function expectRejection(promise: Promise<unknown>, kind: string): Promise<QemuImgError> {
   try {
     await promise;
   } catch (error) {
@@ -36,7 +36,7 @@ function writeScript(dir: string, name: string, body: string): string {
   return path;
 }
 
-function processesMentioning(text: string): number[] {
+function findProcessesMentioning(text: string): number[] {
   const found: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -88,15 +88,15 @@ describe('qemu-img wrapper', () => {
   });
 
   it('reports a missing qemu-img or prlimit as qemu-img-missing', async () => {
-    await rejectsWithKind(
+    await expectRejection(
       qemuImgInfo(qcow2Path, 'qcow2', { qemuImgCommand: '/nonexistent/qemu-img' }),
       'qemu-img-missing',
     );
-    await rejectsWithKind(
+    await expectRejection(
       qemuImgInfo(qcow2Path, 'qcow2', { prlimitCommand: '/nonexistent/prlimit' }),
       'qemu-img-missing',
     );
-    await rejectsWithKind(
+    await expectRejection(
       qemuImgConvert({
         src: qcow2Path,
         srcFormat: 'qcow2',
@@ -109,13 +109,13 @@ describe('qemu-img wrapper', () => {
 
   it('refuses output that is not the expected JSON', async () => {
     const notJson = writeScript(temp.dir, 'not-json', 'echo "this is not json"');
-    await rejectsWithKind(qemuImgInfo(qcow2Path, 'qcow2', { qemuImgCommand: notJson }), 'qemu-img-output');
+    await expectRejection(qemuImgInfo(qcow2Path, 'qcow2', { qemuImgCommand: notJson }), 'qemu-img-output');
     const wrongShape = writeScript(temp.dir, 'wrong-shape', 'echo \'{"format": 7}\'');
-    await rejectsWithKind(qemuImgInfo(qcow2Path, 'qcow2', { qemuImgCommand: wrongShape }), 'qemu-img-output');
+    await expectRejection(qemuImgInfo(qcow2Path, 'qcow2', { qemuImgCommand: wrongShape }), 'qemu-img-output');
   });
 
   it('reports a failing qemu-img with the tail of its stderr', async () => {
-    const error = await rejectsWithKind(
+    const error = await expectRejection(
       qemuImgInfo(join(temp.dir, 'missing.qcow2'), 'qcow2'),
       'qemu-img-failed',
     );
@@ -207,14 +207,14 @@ describe('qemu-img wrapper', () => {
       signal: controller.signal,
       onProgress: () => controller.abort(),
     });
-    await rejectsWithKind(converting, 'qemu-img-aborted');
-    assert.deepEqual(processesMentioning(fifo), []);
+    await expectRejection(converting, 'qemu-img-aborted');
+    assert.deepEqual(findProcessesMentioning(fifo), []);
   });
 
   it('does not start when the signal is already aborted', async () => {
     const controller = new AbortController();
     controller.abort();
-    await rejectsWithKind(
+    await expectRejection(
       qemuImgConvert({
         src: qcow2Path,
         srcFormat: 'qcow2',
