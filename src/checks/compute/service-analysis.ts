@@ -393,6 +393,31 @@ export function analyseDeployment(
       });
     }
   }
+  if (input.database !== undefined && input.database.cells.length > 0) {
+    // Always stated when rows were read: after a repair this is how an operator sees the new minimum.
+    const minimum = summary.computeMinimum;
+    const holders = views.filter((v) => summary.holders.includes(v.uuid)).map((v) => `${v.binary}@${v.host}`);
+    findings.push({
+      resource: { type: 'nova-deployment', id: 'compute-rpc-cap', name: 'compute RPC cap' },
+      message:
+        minimum === 0
+          ? 'no counted nova-compute rows: each service uses its own compute RPC version'
+          : `minimum nova-compute version ${describeServiceVersion(minimum)}: compute RPC cap ${describeComputeRpc(minimum)}` +
+            `${summary.newestVersion === undefined ? '' : `; newest service ${describeServiceVersion(summary.newestVersion)}`}` +
+            `; held by ${holders.join(', ') || 'no listed service'}`,
+      evidence: {
+        ...summaryEvidence(summary),
+        cells: input.database.cells.map((cell) => ({
+          cell: cell.cellName,
+          target: cell.target,
+          computeMinimum: computeCellMinimum(cell.rows, computeBinary) ?? null,
+          rows: cell.rows.length,
+        })),
+      },
+      severity: 'info',
+      fixable: false,
+    });
+  }
   const live = views.filter((v) => isLive(v) && v.row?.version !== null && (v.row?.version ?? 0) > 0);
   if (live.length > 0) {
     const versions = live.map((v) => v.row?.version ?? 0);

@@ -191,7 +191,15 @@ describe('analyse', () => {
         database: { cells: [cellOf([conductor, compute1, forced])], skipped: [] },
       }),
     );
-    assert.deepEqual(findings, []);
+    assert.deepEqual(
+      findings.map((f) => f.resource.id),
+      ['compute-rpc-cap'],
+    );
+    assert.equal(findings[0]?.severity, 'info');
+    assert.match(
+      findings[0]?.message ?? '',
+      /minimum nova-compute version 64 \(Zed\): compute RPC cap 6\.1 \(Zed\)/,
+    );
   });
 
   it('reports a live compute one release behind as an upgrade in progress, not as a pin', () => {
@@ -202,9 +210,14 @@ describe('analyse', () => {
         database: { cells: [cellOf([conductor, compute1, yoga])], skipped: [] },
       }),
     );
-    assert.equal(findings.length, 1);
-    assert.equal(findings[0]?.severity, 'info');
-    assert.match(findings[0]?.message ?? '', /upgrade in progress/);
+    assert.deepEqual(
+      findings.map((f) => [f.resource.id, f.severity]),
+      [
+        ['compute-rpc-cap', 'info'],
+        ['compute-rpc', 'info'],
+      ],
+    );
+    assert.match(findings[1]?.message ?? '', /upgrade in progress/);
   });
 
   it('reports skew of more than one release among live services as critical', () => {
@@ -215,7 +228,7 @@ describe('analyse', () => {
         database: { cells: [cellOf([conductor, xena])], skipped: [] },
       }),
     );
-    const skew = findings.find((f) => f.resource.type === 'nova-deployment');
+    const skew = findings.find((f) => f.resource.id === 'compute-rpc');
     assert.equal(skew?.severity, 'critical');
     assert.match(skew?.message ?? '', /60 \(Xena\)/);
     // The live Xena compute also pins the cap below what the conductor runs.
