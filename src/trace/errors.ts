@@ -4,7 +4,8 @@ export type TraceErrorKind =
   | 'trace-strace-missing'
   | 'trace-ptrace-denied'
   | 'trace-process-gone'
-  | 'trace-strace-failed';
+  | 'trace-strace-failed'
+  | 'trace-too-many-processes';
 
 /** `stackdoctor trace` could not look inside the process; `kind` says why. */
 export class TraceError extends StackdoctorError {

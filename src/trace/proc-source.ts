@@ -43,11 +43,12 @@ function runLocal(
   if (command === undefined) return Promise.reject(new Error('run: empty argv'));
   return new Promise((resolve) => {
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out = { stdout: [] as Buffer[], stderr: [] as Buffer[], bytes: { stdout: 0, stderr: 0 } };
+    const out: Record<'stdout' | 'stderr', Buffer[]> = { stdout: [], stderr: [] };
+    const sizes = { stdout: 0, stderr: 0 };
     let truncated = false;
     let timedOut = false;
     const collect = (stream: 'stdout' | 'stderr') => (chunk: Buffer) => {
-      const room = options.maxBytes - out.bytes[stream];
+      const room = options.maxBytes - sizes[stream];
       if (room <= 0) {
         truncated = true;
         return;
@@ -55,7 +56,7 @@ function runLocal(
       if (chunk.length > room) truncated = true;
       const kept = chunk.subarray(0, room);
       out[stream].push(kept);
-      out.bytes[stream] += kept.length;
+      sizes[stream] += kept.length;
     };
     child.stdout.on('data', collect('stdout'));
     child.stderr.on('data', collect('stderr'));

@@ -9,6 +9,7 @@ import { describeProcess } from '../../../src/trace/describe.js';
 import { TraceError } from '../../../src/trace/errors.js';
 import { createLocalProcSource, type ProcSource } from '../../../src/trace/proc-source.js';
 import { findServiceProcesses } from '../../../src/trace/processes.js';
+import { formatServiceTrace, traceService } from '../../../src/trace/service.js';
 import { traceProcess } from '../../../src/trace/strace.js';
 
 // Plain CPython so the syscalls are the obvious ones. The marker makes the command lines findable.
@@ -143,6 +144,36 @@ describe('trace against real processes', () => {
     const result = await traceProcess(source, child.pid ?? 0, { seconds: 1 });
     assert.equal(result.verdict.kind, 'busy', result.verdict.text);
     assert.deepEqual(result.summary.blocked, []);
+  });
+
+  it('traces every process of a service at once and prints one screen', async () => {
+    const script = pipeScript.replace(`${marker}-pipe`, `${marker}-service`);
+    const first = await start(script);
+    const second = await start(script);
+    await waitForSleep(first.child.pid ?? 0);
+    await waitForSleep(second.child.pid ?? 0);
+    const pattern = `${marker}-service`;
+    const entries = await traceService(source, pattern, { seconds: 1 });
+    assert.deepEqual(
+      entries.map((e) => e.process.pid),
+      [first.child.pid, second.child.pid],
+    );
+    assert.deepEqual(
+      entries.map((e) => e.trace?.verdict.kind),
+      ['blocked', 'blocked'],
+    );
+    const text = formatServiceTrace(entries);
+    assert.equal(text.match(/=> thread \d+ blocked in read\(\) on fd \d+: pipe:/g)?.length, 2);
+    await assert.rejects(traceService(source, pattern, { maxProcesses: 1 }), (error: unknown) => {
+      assert.ok(error instanceof TraceError);
+      assert.equal(error.kind, 'trace-too-many-processes');
+      return true;
+    });
+    const described = await traceService(source, pattern, { describeOnly: true });
+    assert.deepEqual(
+      described.map((e) => e.trace),
+      [null, null],
+    );
   });
 
   it('explains a missing strace and a refused ptrace', async () => {
