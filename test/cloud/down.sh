@@ -3,6 +3,7 @@
 # in reverse start order: TERM, wait, then KILL after a bound. Data is kept.
 set -uo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+take_lock
 
 BOUND="${STACKDOCTOR_CLOUD_STOP_TIMEOUT:-30}"
 # Nova, Neutron, Glance, Mistral and the APIs are independent of each other:

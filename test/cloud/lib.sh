@@ -28,6 +28,16 @@ declare -A HEALTH_URL=(
   [nova-api]=http://127.0.0.1:8774/ [mistral-api]=http://127.0.0.1:8989/
 )
 
+# up.sh, down.sh and seed.sh never run at the same time on one state dir
+take_lock() {
+  mkdir -p "$STATE"
+  exec 9>>"$STATE/.lock"
+  if ! flock -n 9; then
+    log "waiting for another test-cloud script (lock $STATE/.lock)"
+    flock -w 900 9 || die "could not take $STATE/.lock within 900 s"
+  fi
+}
+
 log() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
@@ -57,7 +67,7 @@ svc_alive() { svc_pid "$1" >/dev/null; }
 start_svc() {
   local name="$1"; shift
   mkdir -p "$RUN" "$LOG"
-  setsid "$@" >>"$LOG/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >>"$LOG/$name.log" 2>&1 < /dev/null 9>&- &   # 9: the scripts' lock
   local pid=$!
   local st=""
   for _ in 1 2 3 4 5 6 7 8 9 10; do st="$(proc_starttime "$pid")"; [ -n "$st" ] && break; sleep 0.05; done

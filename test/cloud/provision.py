@@ -174,17 +174,23 @@ def computes():
     nova_manage = [os.path.join(STATE, "bin", "nova-manage"), "--config-file",
                    os.path.join(STATE, "etc", "nova", "nova.conf")]
 
-    def mapped_with_hypervisors_and_rps():
-        # hypervisors are listed through host mappings: map, then look
-        out = subprocess.run(nova_manage + ["cell_v2", "discover_hosts", "--verbose"],
-                             check=True, capture_output=True, text=True).stdout
-        if "Creating host mapping" in out:
-            say(out.strip())
+    def present():
         hv = conn.compute.get("/os-hypervisors", microversion="2.53").json()["hypervisors"]
         rp = conn.placement.get("/resource_providers", microversion="1.14").json()["resource_providers"]
         hvs = {h["hypervisor_hostname"] for h in hv}
         rps = {p["name"] for p in rp}
         return set(COMPUTE_HOSTS) <= hvs and set(COMPUTE_HOSTS) <= rps, (sorted(hvs), sorted(rps))
+
+    def mapped_with_hypervisors_and_rps():
+        # hypervisors are listed only once their host is mapped into a cell
+        ok, seen = present()
+        if ok:
+            return ok, seen
+        out = subprocess.run(nova_manage + ["cell_v2", "discover_hosts", "--verbose"],
+                             check=True, capture_output=True, text=True).stdout
+        if "Creating host mapping" in out:
+            say(out.strip())
+        return present()
     wait_for("host mappings, hypervisors and resource providers", mapped_with_hypervisors_and_rps,
              interval=2.0)
     say("computes ok")

@@ -8,6 +8,7 @@
 #   - Mistral with an empty action list (legacy action provider disabled)
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+take_lock
 . "$CLOUD_SRC/configs.sh"
 
 undo=0

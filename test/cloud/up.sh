@@ -2,6 +2,7 @@
 # Brings the local OpenStack test cloud up (idempotent). See README.md.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+take_lock
 . "$CLOUD_SRC/configs.sh"
 
 T0=$(date +%s)
