@@ -9,8 +9,9 @@ import type { ServiceType } from './types.js';
  * Cloud configuration, read the way openstacksdk reads it (reference §1.4, §1.5; openstacksdk
  * `openstack/config/loader.py`, `cloud_region.py`), so that an operator's clouds.yaml, secure.yaml and
  * OS_* variables work unchanged. Deliberate differences, each because failing loudly beats guessing:
- * a malformed or explicitly named but unreadable file is an error (current openstacksdk skips it with a
- * warning), and an unsupported auth_type is rejected here rather than at the first request.
+ * a malformed file, a directory in place of a file and an unreadable OS_CLIENT_CONFIG_FILE are errors
+ * (current openstacksdk skips them with a warning), and an unsupported auth_type is rejected here rather
+ * than at the first request.
  */
 
 export interface ResolveCloudConfigInput {
@@ -320,20 +321,20 @@ async function loadFirstFile(
       text = await readFile(candidate.path, 'utf8');
     } catch (error) {
       const code = errnoCode(error);
-      if (code === 'ENOENT' && !candidate.explicit) continue;
+      // A missing file is skipped even when OS_CLIENT_CONFIG_FILE names it, like openstacksdk: pointing it
+      // at a nonexistent path is a known way to keep clouds.yaml files out of an OS_* based run.
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
       // Like openstacksdk, an unreadable file in the search path is skipped (another may be readable).
       if ((code === 'EACCES' || code === 'EPERM') && !candidate.explicit) {
         warnings.push(`skipped ${candidate.path}: permission denied`);
         continue;
       }
       const reason =
-        code === 'ENOENT'
-          ? 'no such file'
-          : code === 'EACCES' || code === 'EPERM'
-            ? 'permission denied'
-            : code === 'EISDIR'
-              ? 'is a directory'
-              : (code ?? 'read error');
+        code === 'EACCES' || code === 'EPERM'
+          ? 'permission denied'
+          : code === 'EISDIR'
+            ? 'is a directory'
+            : (code ?? 'read error');
       throw new ConfigError(`cannot read ${candidate.path}: ${reason}`, {
         hint: candidate.explicit ? 'check OS_CLIENT_CONFIG_FILE / OS_CLIENT_SECURE_FILE' : undefined,
         cause: error,

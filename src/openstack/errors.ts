@@ -49,9 +49,12 @@ export class HttpError extends StackdoctorError {
   }
 }
 
-/** The reason phrase of a status; HTTP/2 and some proxies send none, so fall back to the standard one. */
+/**
+ * The standard reason phrase of a status, so that messages read alike whatever the server sent (Keystone
+ * sends `UNAUTHORIZED`, HTTP/2 sends none); the server's own phrase only for non-standard statuses.
+ */
 export function reasonPhrase(status: number, statusText?: string): string {
-  return statusText || STATUS_CODES[status] || '';
+  return STATUS_CODES[status] ?? statusText ?? '';
 }
 
 function formatHttpMessage(details: HttpErrorDetails): string {

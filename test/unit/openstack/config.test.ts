@@ -142,11 +142,20 @@ describe('clouds.yaml search path', () => {
     assert.equal(config.sources.cloudsFile, file);
   });
 
-  it('fails when OS_CLIENT_CONFIG_FILE names a missing file', async () => {
+  it('skips an OS_CLIENT_CONFIG_FILE that does not exist, like openstacksdk', async () => {
     const l = await layout();
+    await l.write('work/clouds.yaml', `clouds:\n  from-cwd:${adminCloud()}`);
     const missing = path.join(l.root, 'nope.yaml');
+    assert.equal(
+      (await resolveCloudConfig(l.input({ env: { OS_CLIENT_CONFIG_FILE: missing } }))).cloudName,
+      'from-cwd',
+    );
+    await rm(path.join(l.cwd, 'clouds.yaml'));
     const error = await configError(l.input({ env: { OS_CLIENT_CONFIG_FILE: missing } }));
-    assert.equal(error.message, `cannot read ${missing}: no such file`);
+    assert.match(
+      error.message,
+      new RegExp(`^no cloud configured: no clouds.yaml found \\(searched ${missing}, `),
+    );
   });
 
   it('fails on an unreadable clouds.yaml (a directory), naming it', async () => {
