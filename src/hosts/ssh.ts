@@ -79,14 +79,15 @@ export class SshPool {
 
   constructor(
     private readonly options: SshOptions,
-    private readonly controlDir: string,
+    /** Private (0700) directory of the control sockets; removed by close(). */
+    readonly controlDirectory: string,
   ) {}
 
   /** The host for a spec; asking twice for one name gives the same connection. */
   host(spec: HostSpec): SshHost {
     const existing = this.hosts.get(spec.name);
     if (existing !== undefined) return existing;
-    const host = new SshHost(spec, this.options, this.controlDir, (acceptance) => {
+    const host = new SshHost(spec, this.options, this.controlDirectory, (acceptance) => {
       this.accepted.push(acceptance);
       this.options.onHostKeyAccepted?.(acceptance);
     });
@@ -101,7 +102,7 @@ export class SshPool {
   /** Stops every master connection and removes the control directory. */
   async close(): Promise<void> {
     await Promise.all([...this.hosts.values()].map((host) => host.close()));
-    await rm(this.controlDir, { recursive: true, force: true });
+    await rm(this.controlDirectory, { recursive: true, force: true });
   }
 }
 

@@ -22,6 +22,7 @@ const trickyArguments = [
   "''",
   'double"quote',
   '$HOME',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a literal ${...} is what this test sends
   '${PATH}',
   '$(id -u)',
   '`id -u`',
