@@ -257,6 +257,16 @@ export function findRepairObstacle(view: ServiceView, action: RepairAction): str
   return undefined;
 }
 
+/**
+ * A forced-down service stays down when it comes back, so an enabled service that is merely down (it may be
+ * in maintenance) is not forced down on the strength of its silence alone: it must hold the minimum down, be
+ * too old, or have been disabled by an operator. Deleting is asked for explicitly (`action=delete`, `--yes`).
+ */
+function findForceDownReason(problems: readonly Problem[], action: RepairAction): string | undefined {
+  if (action !== 'force-down' || problems.some((p) => p.kind !== 'down-too-long')) return undefined;
+  return 'it is enabled and only down (maybe in maintenance): disable it if it is gone for good, or use --set action=delete';
+}
+
 /** The services to restart or SIGHUP after a row left the minimum, in order, with the hosts they run on. */
 export function describeAfterRepair(views: readonly ServiceView[]): string[] {
   const hostsOf = (binary: string) =>
@@ -341,7 +351,7 @@ export function analyseService(
   const problems = findProblems(view, summary, input);
   if (problems.length === 0) return null;
   const severity = worst(problems);
-  const obstacle = findRepairObstacle(view, input.action);
+  const obstacle = findRepairObstacle(view, input.action) ?? findForceDownReason(problems, input.action);
   const version = view.row?.version ?? null;
   const where = view.cell?.cellName ? `, ${view.cell.cellName}` : '';
   const what = version === null ? '' : ` (version ${describeServiceVersion(version)}${where})`;

@@ -424,33 +424,54 @@ describe(checkId, { timeout: 900_000 }, () => {
   });
 });
 
+/** Puts sd-compute-2 back as it was; every step is tried even when an earlier one fails. */
 async function restoreStaleHost(
   cloud: CloudSession,
   initial: Service,
   version: number,
   wasRunning: boolean,
 ): Promise<void> {
-  await setVersion(staleHost, version);
-  const now = await findService(cloud, staleHost);
-  if (now !== undefined && now.forced_down !== initial.forced_down)
-    await updateService(cloud, now.id, { forced_down: initial.forced_down });
-  if (now !== undefined && now.status !== initial.status) {
-    await updateService(
-      cloud,
-      now.id,
-      initial.status === 'enabled'
-        ? { status: 'enabled' }
-        : { status: 'disabled', disabled_reason: initial.disabled_reason ?? '' },
-    );
-  }
+  const failures: string[] = [];
+  const attempt = async (what: string, step: () => Promise<void>) => {
+    try {
+      await step();
+    } catch (error) {
+      failures.push(`${what}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  };
+  // The version first: a nova-compute refuses to start while a row below Yoga (61) counts.
+  await attempt('restore the version column', () => setVersion(staleHost, version));
+  await attempt('restore forced_down and status', async () => {
+    const now = await findService(cloud, staleHost);
+    if (now === undefined) return;
+    if (now.forced_down !== initial.forced_down)
+      await updateService(cloud, now.id, { forced_down: initial.forced_down });
+    if (now.status !== initial.status) {
+      await updateService(
+        cloud,
+        now.id,
+        initial.status === 'enabled'
+          ? { status: 'enabled' }
+          : { status: 'disabled', disabled_reason: initial.disabled_reason ?? '' },
+      );
+    }
+  });
   if (wasRunning) {
-    assert.equal((await cloudScript('start_nova_compute 2')).code, 0);
-    await waitFor(`${staleHost} to be up again`, downWaitMs, async () =>
-      (await findService(cloud, staleHost))?.state === 'up' ? true : undefined,
-    );
+    await attempt('restart nova-compute-2', async () => {
+      const started = await cloudScript('start_nova_compute 2');
+      if (started.code !== 0) throw new Error(started.stderr);
+      await waitFor(`${staleHost} to be up again`, downWaitMs, async () =>
+        (await findService(cloud, staleHost))?.state === 'up' ? true : undefined,
+      );
+    });
   }
-  // The runbook's last step, so no process keeps a cap it may have chosen from version 22 meanwhile.
-  await cloudScript('for s in nova-conductor nova-compute-1; do p=$(svc_pid $s) && kill -HUP $p; done; true');
+  // The runbook's last step, so that no process keeps a cap it may have chosen from version 22 meanwhile.
+  await attempt('SIGHUP conductor and compute', async () => {
+    await cloudScript(
+      'for s in nova-conductor nova-compute-1; do p=$(svc_pid $s) && kill -HUP $p; done; true',
+    );
+  });
+  if (failures.length > 0) throw new Error(`restoring ${staleHost} failed: ${failures.join('; ')}`);
 }
 
 async function removeLeftovers(cloud: CloudSession): Promise<void> {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import { parseNovaConfDatabases } from '../../../../src/checks/compute/nova-conf.js';
 import { type AnalysisInput, analyse } from '../../../../src/checks/compute/service-analysis.js';
@@ -17,6 +20,7 @@ import {
 } from '../../../../src/checks/compute/service-rows.js';
 import {
   createServiceVersionsCheck,
+  defaultServiceVersionsDeps,
   type ServiceVersionsDeps,
 } from '../../../../src/checks/compute/service-versions.js';
 import type { CheckContext, Finding, FindingInput } from '../../../../src/core/check.js';
@@ -595,5 +599,49 @@ describe('the check: detect, recheck and plan against a fake Nova', () => {
     const fresh = new FakeNova();
     fresh.services = [apiOf(conductor), apiOf(compute1), { ...staleApi, forced_down: true }];
     assert.equal(await after.recheck?.(finding, contextFor(fresh.session(), parameters)), null);
+  });
+});
+
+describe('log evidence', () => {
+  it('collects cap selections and RPCVersionCapError lines, and the lowest logged minimum', async () => {
+    const directory = mkdtempSync(path.join(os.tmpdir(), 'sd-unit-compute-logs-'));
+    try {
+      const file = path.join(directory, 'nova-conductor.log');
+      writeFileSync(
+        file,
+        [
+          '2024-05-01 12:38:01.998 7 INFO nova.compute.rpcapi [req-1 - - - - -] Automatically selected compute RPC version 4.17 from minimum service version 22',
+          '2024-05-01 12:05:33.840 35 ERROR oslo_messaging.rpc.server RPCVersionCapError: Requested message version, 5.0 is incompatible.  It needs to be equal in major version and less than or equal in minor version as the specified version cap 4.17.',
+          '2024-05-01 13:43:15.488 7 INFO nova.compute.rpcapi [req-2 - - - - -] Automatically selected compute RPC version 5.0 from minimum service version 35',
+          '',
+        ].join('\n'),
+      );
+      const { evidence, loggedMinimum } = await defaultServiceVersionsDeps.scanLogs([file]);
+      assert.equal(loggedMinimum, 22);
+      assert.deepEqual(evidence.map((e) => e.signature).sort(), [
+        'nova-rpc-version-cap',
+        'nova-rpc-version-selected',
+      ]);
+    } finally {
+      rmSync(directory, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('what force-down may touch', () => {
+  it('does not force down an enabled compute that is only down, but deletes it when asked', () => {
+    const quiet = apiOf(row({ id: 14, host: 'hv-maint' }), {
+      state: 'down',
+      updated_at: '2026-06-01T08:00:00.000000',
+    });
+    const forceDown = analyse(input({ services: [quiet] })).find((f) => f.resource.id === quiet.id);
+    assert.equal(forceDown?.severity, 'warning');
+    assert.equal(forceDown?.fixable, false);
+    assert.match(forceDown?.message ?? '', /enabled and only down/);
+    assert.equal(
+      analyse(input({ services: [quiet], action: 'delete' })).find((f) => f.resource.id === quiet.id)
+        ?.fixable,
+      true,
+    );
   });
 });
