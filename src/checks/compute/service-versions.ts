@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { type Check, type CheckContext, defineCheck, type FindingInput } from '../../core/check.js';
-import { UsageError } from '../../core/errors.js';
+import { describeError, UsageError } from '../../core/errors.js';
 import type { JsonObject } from '../../core/json.js';
 import { scanLogs } from '../../logs/scan.js';
 import novaRpcVersionCap from '../../logs/signatures/nova-rpc-version-cap.js';
@@ -71,8 +71,20 @@ async function loadRows(
   deps: ServiceVersionsDeps,
 ): Promise<ServiceRowsResult | undefined> {
   if (!databaseGiven(ctx.parameters)) return undefined;
-  const sources = await resolveDatabaseSources(ctx.parameters, deps.readTextFile);
-  const result = await readServiceRows(sources, deps);
+  let result: ServiceRowsResult;
+  try {
+    const sources = await resolveDatabaseSources(ctx.parameters, deps.readTextFile);
+    result = await readServiceRows(sources, deps);
+  } catch (error) {
+    // An unreadable nova.conf is the database part failing, like an unreachable database: not the check.
+    const target = `nova.conf ${ctx.parameters['nova-conf'] ?? ''}`.trim();
+    result = {
+      cells: [],
+      skipped: [{ target, reason: describeError(error) }],
+      hostMappingOf: undefined,
+      close: async () => {},
+    };
+  }
   for (const skipped of result.skipped)
     ctx.log.warn(`compute/service-versions: database part skipped for ${skipped.target}: ${skipped.reason}`);
   return result;

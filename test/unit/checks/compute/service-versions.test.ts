@@ -645,3 +645,27 @@ describe('what force-down may touch', () => {
     );
   });
 });
+
+describe('an unreadable nova.conf', () => {
+  it('is a skipped database part, not an error of the check', async () => {
+    const check = createServiceVersionsCheck({
+      readTextFile: async (file) => {
+        throw new Error(`ENOENT: no such file or directory, open '${file}'`);
+      },
+      openDatabase: async () => fakeDatabase('nova', []),
+      scanLogs: async () => ({ evidence: [], loggedMinimum: undefined }),
+    });
+    const nova = new FakeNova();
+    nova.services = [apiOf(compute1)];
+    const found: FindingInput[] = [];
+    for await (const item of check.detect(
+      contextFor(nova.session(), { 'nova-conf': '/etc/nova/missing.conf' }),
+    ))
+      found.push(item);
+    assert.deepEqual(
+      found.map((f) => [f.resource.type, f.severity]),
+      [['nova-database', 'info']],
+    );
+    assert.match(found[0]?.message ?? '', /skipped for nova\.conf \/etc\/nova\/missing\.conf: ENOENT/);
+  });
+});
