@@ -57,6 +57,15 @@ export async function discoverLogFiles(
   return { files, problems };
 }
 
+/** Symlinks are followed to files only: following them to directories could loop. */
+async function isFileBehindLink(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isFile();
+  } catch {
+    return false;
+  }
+}
+
 async function walk(
   root: string,
   directory: string,
@@ -76,7 +85,10 @@ async function walk(
     const entry = byName.get(name);
     const path = join(directory, name);
     if (entry?.isDirectory()) await walk(root, path, files, problems);
-    else if (entry?.isFile() && isLogFileName(name)) {
+    else if (
+      (entry?.isFile() || (entry?.isSymbolicLink() && (await isFileBehindLink(path)))) &&
+      isLogFileName(name)
+    ) {
       files.push({ absolutePath: path, relativePath: relative(root, path).split(sep).join('/') });
     }
   }

@@ -127,10 +127,18 @@ export async function sampleProcessCpu(
   return { cpuSeconds: (stat.utime + stat.stime) / (await readClockTicks(source)), state: stat.state };
 }
 
-async function readClockTicks(source: ProcSource): Promise<number> {
-  const result = await source.run(['getconf', 'CLK_TCK'], { timeoutMs: 5000, maxBytes: 64 });
-  const ticks = Number(result.stdout.trim());
-  return result.exitCode === 0 && Number.isInteger(ticks) && ticks > 0 ? ticks : defaultClockTicks;
+const clockTicksBySource = new WeakMap<ProcSource, Promise<number>>();
+
+function readClockTicks(source: ProcSource): Promise<number> {
+  let ticks = clockTicksBySource.get(source);
+  if (ticks === undefined) {
+    ticks = source.run(['getconf', 'CLK_TCK'], { timeoutMs: 5000, maxBytes: 64 }).then((result) => {
+      const value = Number(result.stdout.trim());
+      return result.exitCode === 0 && Number.isInteger(value) && value > 0 ? value : defaultClockTicks;
+    });
+    clockTicksBySource.set(source, ticks);
+  }
+  return ticks;
 }
 
 async function describeFds(

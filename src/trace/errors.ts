@@ -5,7 +5,8 @@ export type TraceErrorKind =
   | 'trace-ptrace-denied'
   | 'trace-process-gone'
   | 'trace-strace-failed'
-  | 'trace-too-many-processes';
+  | 'trace-too-many-processes'
+  | 'trace-bad-pattern';
 
 /** `stackdoctor trace` could not look inside the process; `kind` says why. */
 export class TraceError extends StackdoctorError {

@@ -1,3 +1,4 @@
+import { TraceError } from './errors.js';
 import { type ContainerRef, parseContainerFromCgroup, parseProcStatus } from './proc-parse.js';
 import type { ProcSource } from './proc-source.js';
 
@@ -19,7 +20,7 @@ export async function findServiceProcesses(
   source: ProcSource,
   pattern: string | RegExp,
 ): Promise<ServiceProcess[]> {
-  const matcher = typeof pattern === 'string' ? new RegExp(pattern) : pattern;
+  const matcher = typeof pattern === 'string' ? compilePattern(pattern) : pattern;
   const excluded = await listSelfAndAncestors(source);
   const entries = (await source.listDir('/proc')) ?? [];
   const pids = entries
@@ -51,6 +52,17 @@ export async function findServiceProcesses(
     });
   }
   return found;
+}
+
+function compilePattern(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch (error) {
+    throw new TraceError('trace-bad-pattern', `not a valid pattern: ${pattern}`, {
+      cause: error,
+      hint: 'the pattern is a regular expression matched against the command line, as with pgrep -f',
+    });
+  }
 }
 
 async function listSelfAndAncestors(source: ProcSource): Promise<Set<number>> {

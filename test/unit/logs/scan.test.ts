@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -172,6 +172,17 @@ describe('scanLogs', () => {
     );
     assert.equal(result.filesScanned, 1);
     assert.equal(only(result.findings, 'nova-rpc-version-selected').evidence.count, 2);
+  });
+
+  it('follows symlinks to log files but not to directories', async () => {
+    const root = join(directory, 'links');
+    await mkdir(join(root, 'real'), { recursive: true });
+    await writeFile(join(root, 'real', 'nova-compute.log'), `${orphanLine('2024-05-01 15:23:36.136')}\n`);
+    await symlink(join(root, 'real', 'nova-compute.log'), join(root, 'linked.log'));
+    await symlink(root, join(root, 'real', 'loop'));
+    const result = await scanLogs([root]);
+    assert.equal(result.filesScanned, 2);
+    assert.equal(only(result.findings, 'nova-orphaned-allocation').evidence.count, 2);
   });
 
   it('bounds the distinct values kept but reports how many there were', async () => {

@@ -213,6 +213,14 @@ describe('trace against real processes', () => {
     });
   });
 
+  it('rejects a pattern that is not a regular expression', async () => {
+    await assert.rejects(findServiceProcesses(source, 'nova-(compute'), (error: unknown) => {
+      assert.ok(error instanceof TraceError);
+      assert.equal(error.kind, 'trace-bad-pattern');
+      return true;
+    });
+  });
+
   it('reports a process that does not exist', async () => {
     await assert.rejects(describeProcess(source, 2 ** 22 + 7), (error: unknown) => {
       assert.ok(error instanceof TraceError);
