@@ -403,7 +403,12 @@ export class SshHost implements Host {
     return args;
   }
 
+  /** The scripts' first argument is always a path; an absolute one can never be read as an option. */
   private runScript(script: string, args: readonly string[], maxOutputBytes: number, stdin?: string) {
+    const [file] = args;
+    if (file !== undefined && !file.startsWith('/')) {
+      return Promise.reject(new HostAccessError(this.name, `path ${file} is not absolute`));
+    }
     return this.run(['sh', '-c', script, 'sh', ...args], {
       timeoutMs: this.operationTimeoutMs,
       maxOutputBytes,

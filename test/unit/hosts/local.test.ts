@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { HostAccessError, HostCommandError } from '../../../src/hosts/errors.js';
+import { runChecked } from '../../../src/hosts/host.js';
 import { LocalHost } from '../../../src/hosts/local.js';
 
 let scratch: string;
@@ -221,4 +222,23 @@ test('this machine: the process list holds this test process with its argv', asy
   assert.equal(self.ppid, globalThis.process.ppid);
   assert.equal(self.uid, globalThis.process.geteuid?.());
   assert.ok(self.cmdline.some((arg) => arg.endsWith('local.test.ts')));
+});
+
+test('runChecked turns a failed or cut command into a one-line HostCommandError', async () => {
+  const host = new LocalHost({ name: 'here' });
+  const options = { timeoutMs: 10_000, maxOutputBytes: 100 };
+  assert.equal((await runChecked(host, ['echo', 'fine'], options)).stdout, 'fine\n');
+  await assert.rejects(
+    runChecked(host, ['sh', '-c', 'echo first >&2; echo "last words" >&2; exit 4'], options),
+    (error: unknown) => {
+      assert.ok(error instanceof HostCommandError);
+      assert.equal(
+        error.message,
+        'sh -c "echo first >&2; echo \\"last words\\" >&2; exit 4" on here exited with 4: last words',
+      );
+      assert.equal(error.details, 'first\nlast words\n');
+      return true;
+    },
+  );
+  await assert.rejects(runChecked(host, ['yes'], options), /yes on here printed more than 100 bytes/);
 });
