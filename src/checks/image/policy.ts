@@ -15,6 +15,7 @@ export interface ImagePolicyRule {
   source: string;
   /** Case-insensitive globs (`*`, `?`) on the image name; empty: every name. */
   names: readonly string[];
+  nameMatchers: readonly RegExp[];
   osType: string | undefined;
   /** Wanted value per property; null: the property must be absent. */
   properties: Readonly<Record<string, string | null>>;
@@ -115,7 +116,7 @@ function readRule(node: Node, at: (node: Node | null | undefined) => string, fai
       fail(keyNode, `unknown rule key "${key}" (expected match, properties, ignore)`);
     }
   }
-  return { ...rule, properties, ignore };
+  return { ...rule, nameMatchers: rule.names.map(globToRegExp), properties, ignore };
 }
 
 /** Glance keeps every extra property as a string; YAML booleans and numbers are written the way Glance would. */

@@ -88,8 +88,8 @@ export function inspectPropertyValues(view: ImageView): PropertyVerdict | null {
     const wish = wishFor(view, name);
     if (wish.value === undefined && wish.fromPolicy) continue;
     const current = view.properties[name];
-    if (wish.fromPolicy && wish.value !== undefined) {
-      if ((wish.value ?? undefined) === current || policyOwnedElsewhere.has(name)) continue;
+    if (wish.fromPolicy && wish.value !== undefined && !policyOwnedElsewhere.has(name)) {
+      if ((wish.value ?? undefined) === current) continue;
       problems.push({
         severity: 'warning',
         message:
@@ -104,8 +104,11 @@ export function inspectPropertyValues(view: ImageView): PropertyVerdict | null {
     const judgement = judgeValue(name, current);
     if (!judgement) continue;
     problems.push(judgement.problem);
-    if (judgement.change === undefined) unfixable.push(name);
-    else changes[name] = judgement.change;
+    // The policy settles what stackdoctor cannot guess (e.g. which bus replaces xen).
+    const change =
+      judgement.change !== undefined ? judgement.change : wish.fromPolicy ? wish.value : undefined;
+    if (change === undefined) unfixable.push(name);
+    else changes[name] = change;
   }
   if (problems.length === 0) return null;
   const affected = Object.fromEntries(

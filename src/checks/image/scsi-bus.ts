@@ -53,7 +53,7 @@ export function inspectScsiBus(view: ImageView, env: ScsiBusEnv): PropertyVerdic
   if (target.model === 'virtio-scsi' && target.bus !== 'scsi' && !pinned.bus) {
     problems.push({
       severity: 'warning',
-      message: `hw_scsi_model=virtio-scsi without hw_disk_bus=scsi: Nova adds a virtio-scsi controller but the disks stay on ${target.bus ?? 'virtio'} (virtio-blk), so nothing uses it`,
+      message: `hw_scsi_model=virtio-scsi without hw_disk_bus=scsi: Nova adds a virtio-scsi controller but the disks stay on ${target.bus === undefined ? 'virtio-blk' : `bus ${target.bus}`}, so nothing uses it`,
     });
     target.bus = 'scsi';
   } else if (target.bus === 'scsi' && target.model === undefined && !pinned.model) {

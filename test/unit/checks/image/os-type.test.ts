@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { guessOsType } from '../../../../src/checks/image/os-type.js';
+import { guessOsType, inspectOsType } from '../../../../src/checks/image/os-type.js';
+import { type ImagePolicy, loadImagePolicy } from '../../../../src/checks/image/policy.js';
+import { toFinding, viewImage } from '../../../../src/checks/image/property-check.js';
 import { planImagePropertyChange } from '../../../../src/checks/image/property-fix.js';
 import type { Image } from '../../../../src/openstack/image.js';
 
-const image = (fields: Partial<Image>): Image => ({ id: '11111111-2222-3333-4444-555555555555', status: 'active', ...fields });
+const image = (fields: Record<string, unknown>): Image => ({
+  id: '11111111-2222-3333-4444-555555555555',
+  status: 'active',
+  ...fields,
+});
 
 describe('guessOsType', () => {
   const cases: [string | undefined, string | undefined, string | undefined, string | undefined][] = [
@@ -65,10 +71,51 @@ describe('planImagePropertyChange', () => {
 
   it('removes a property and restores it on undo', () => {
     const step = planImagePropertyChange(image({ hw_disk_bus: 'xen' }), { hw_disk_bus: null }, 'remove');
-    assert.deepEqual(step.apply.kind === 'http' ? step.apply.body : null, [{ op: 'remove', path: '/hw_disk_bus' }]);
+    assert.deepEqual(step.apply.kind === 'http' ? step.apply.body : null, [
+      { op: 'remove', path: '/hw_disk_bus' },
+    ]);
     assert.deepEqual(step.undo !== 'irreversible' && step.undo.kind === 'http' ? step.undo.body : null, [
       { op: 'add', path: '/hw_disk_bus', value: 'xen' },
     ]);
     assert.deepEqual(step.after?.expect, [{ pointer: '/hw_disk_bus', absent: true }]);
+  });
+});
+
+describe('image/os-type decisions', () => {
+  const view = (fields: Record<string, unknown>, policy?: ImagePolicy) => viewImage(image(fields), policy);
+  const noOverride = { override: undefined };
+
+  it('accepts both values in any case (Nova lower-cases them)', () => {
+    assert.equal(inspectOsType(view({ os_type: 'linux' }), noOverride), null);
+    assert.equal(inspectOsType(view({ os_type: 'Windows' }), noOverride), null);
+  });
+
+  it('flags a missing os_type with a guess from the name', () => {
+    const verdict = inspectOsType(view({ name: 'Ubuntu 22.04 LTS' }), noOverride);
+    assert.deepEqual(verdict?.changes, { os_type: 'linux' });
+    assert.equal(toFinding(image({ name: 'Ubuntu 22.04 LTS' }), verdict!).fixable, true);
+  });
+
+  it('repairs stray spaces with high confidence', () => {
+    const verdict = inspectOsType(view({ os_type: 'Linux ' }), noOverride);
+    assert.deepEqual(verdict?.changes, { os_type: 'linux' });
+    assert.equal(verdict?.evidence.confidence, 'high');
+  });
+
+  it('is not fixable without a guess, and says how to give one', () => {
+    const verdict = inspectOsType(view({ name: 'golden' }), noOverride);
+    assert.equal(verdict?.changes, undefined);
+    assert.match(verdict?.problems[0]?.message ?? '', /--set os_type=linux\|windows/);
+  });
+
+  it('uses the policy value per name pattern, and leaves ignored images alone', () => {
+    const policy = loadImagePolicy(
+      'images:\n  - match: { name: "golden*" }\n    properties: { os_type: windows }\n  - match: { name: "skip*" }\n    ignore: [os_type]\n',
+      'p.yaml',
+    );
+    assert.deepEqual(inspectOsType(view({ name: 'golden', os_type: 'linux' }, policy), noOverride)?.changes, {
+      os_type: 'windows',
+    });
+    assert.equal(inspectOsType(view({ name: 'skip-me' }, policy), noOverride), null);
   });
 });
