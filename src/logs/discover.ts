@@ -23,14 +23,14 @@ export function isLogFileName(name: string): boolean {
  * without timestamps, first/last seen then follow the order the lines were written.
  */
 export function compareLogFileNames(a: string, b: string): number {
-  const ka = rotationKey(a);
-  const kb = rotationKey(b);
+  const ka = readRotationKey(a);
+  const kb = readRotationKey(b);
   if (ka.base !== kb.base) return ka.base < kb.base ? -1 : 1;
   if (ka.age !== kb.age) return kb.age - ka.age;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function rotationKey(name: string): { base: string; age: number } {
+function readRotationKey(name: string): { base: string; age: number } {
   const groups = rotation.exec(name)?.groups;
   if (groups === undefined) return { base: name, age: 0 };
   return { base: groups.base ?? name, age: groups.index === undefined ? 0 : Number(groups.index) };

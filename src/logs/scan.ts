@@ -165,7 +165,7 @@ export async function scanLogs(
   for (const signature of signatures) {
     const own = [...aggregates.values()].filter((a) => a.signature === signature);
     own.sort((a, b) => (a.resource.id < b.resource.id ? -1 : a.resource.id > b.resource.id ? 1 : 0));
-    for (const aggregate of own) findings.push(toFinding(aggregate));
+    for (const aggregate of own) findings.push(buildFinding(aggregate));
   }
   return { findings, filesScanned, bytesScanned, problems };
 }
@@ -188,7 +188,7 @@ function recordValues(aggregate: Aggregate, evidence: JsonObject, maxValues: num
   if (aggregate.values.size < maxValues) aggregate.values.set(key, { evidence, count: 1 });
 }
 
-function toFinding(aggregate: Aggregate): LogFinding {
+function buildFinding(aggregate: Aggregate): LogFinding {
   const { signature, count, firstSeen, lastSeen } = aggregate;
   const hosts = [...aggregate.hosts].sort();
   const where = hosts.length > 0 ? ` on ${hosts.join(', ')}` : '';
@@ -212,8 +212,8 @@ function toFinding(aggregate: Aggregate): LogFinding {
       relatedCheck: signature.relatedCheck ?? null,
       references: [...signature.references],
       count,
-      firstSeen: seenToJson(firstSeen),
-      lastSeen: seenToJson(lastSeen),
+      firstSeen: formatSeen(firstSeen),
+      lastSeen: formatSeen(lastSeen),
       hosts,
       files: [...aggregate.files],
       values,
@@ -223,7 +223,7 @@ function toFinding(aggregate: Aggregate): LogFinding {
   };
 }
 
-function seenToJson(seen: SeenAt): JsonObject {
+function formatSeen(seen: SeenAt): JsonObject {
   return { timestamp: seen.timestamp, file: seen.file, line: seen.line, host: seen.host };
 }
 

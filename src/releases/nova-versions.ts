@@ -21,28 +21,28 @@ export interface NovaRelease {
 }
 
 export const novaReleases: readonly NovaRelease[] = [
-  release('liberty', 'Liberty', 12, [1, 2], 2, '4.5'),
-  release('mitaka', 'Mitaka', 13, [3, 9], 9, '4.11'),
-  release('newton', 'Newton', 14, [10, 15], 15, '4.13'),
-  release('ocata', 'Ocata', 15, [16, 16], 16, '4.13'),
-  release('pike', 'Pike', 16, [17, 22], 22, '4.17'),
-  release('queens', 'Queens', 17, [23, 30], 30, '5.0'),
-  release('rocky', 'Rocky', 18, [31, 35], 35, '5.0'),
-  release('stein', 'Stein', 19, [36, 37], 37, '5.1'),
-  release('train', 'Train', 20, [38, 40], 40, '5.3'),
-  release('ussuri', 'Ussuri', 21, [41, 51], 51, '5.11'),
-  release('victoria', 'Victoria', 22, [52, 53], 53, '5.12'),
-  release('wallaby', 'Wallaby', 23, [54, 56], 56, '6.0'),
-  release('xena', 'Xena', 24, [57, 60], 60, '6.0'),
-  release('yoga', 'Yoga', 25, [61, 61], 61, '6.0'),
-  release('zed', 'Zed', 26, [62, 64], 64, '6.1'),
-  release('antelope', '2023.1 Antelope', 27, [65, 66], 66, '6.2'),
-  release('bobcat', '2023.2 Bobcat', 28, null, 66, '6.2'),
-  release('caracal', '2024.1 Caracal', 29, [67, 67], 67, '6.3'),
-  release('dalmatian', '2024.2 Dalmatian', 30, null, 67, '6.3'),
-  release('epoxy', '2025.1 Epoxy', 31, [68, 68], 68, '6.4'),
-  release('flamingo', '2025.2 Flamingo', 32, [69, 70], 70, '6.4'),
-  release('gazpacho', '2026.1 Gazpacho', 33, [71, 72], 72, '6.5'),
+  defineRelease('liberty', 'Liberty', 12, [1, 2], 2, '4.5'),
+  defineRelease('mitaka', 'Mitaka', 13, [3, 9], 9, '4.11'),
+  defineRelease('newton', 'Newton', 14, [10, 15], 15, '4.13'),
+  defineRelease('ocata', 'Ocata', 15, [16, 16], 16, '4.13'),
+  defineRelease('pike', 'Pike', 16, [17, 22], 22, '4.17'),
+  defineRelease('queens', 'Queens', 17, [23, 30], 30, '5.0'),
+  defineRelease('rocky', 'Rocky', 18, [31, 35], 35, '5.0'),
+  defineRelease('stein', 'Stein', 19, [36, 37], 37, '5.1'),
+  defineRelease('train', 'Train', 20, [38, 40], 40, '5.3'),
+  defineRelease('ussuri', 'Ussuri', 21, [41, 51], 51, '5.11'),
+  defineRelease('victoria', 'Victoria', 22, [52, 53], 53, '5.12'),
+  defineRelease('wallaby', 'Wallaby', 23, [54, 56], 56, '6.0'),
+  defineRelease('xena', 'Xena', 24, [57, 60], 60, '6.0'),
+  defineRelease('yoga', 'Yoga', 25, [61, 61], 61, '6.0'),
+  defineRelease('zed', 'Zed', 26, [62, 64], 64, '6.1'),
+  defineRelease('antelope', '2023.1 Antelope', 27, [65, 66], 66, '6.2'),
+  defineRelease('bobcat', '2023.2 Bobcat', 28, null, 66, '6.2'),
+  defineRelease('caracal', '2024.1 Caracal', 29, [67, 67], 67, '6.3'),
+  defineRelease('dalmatian', '2024.2 Dalmatian', 30, null, 67, '6.3'),
+  defineRelease('epoxy', '2025.1 Epoxy', 31, [68, 68], 68, '6.4'),
+  defineRelease('flamingo', '2025.2 Flamingo', 32, [69, 70], 70, '6.4'),
+  defineRelease('gazpacho', '2026.1 Gazpacho', 33, [71, 72], 72, '6.5'),
 ];
 
 /** Newest service version known to this table (master at the time the reference was written). */
@@ -58,7 +58,7 @@ const preLibertyComputeRpcAliases: Readonly<Record<string, string>> = {
   kilo: '4.0',
 };
 
-function release(
+function defineRelease(
   name: string,
   title: string,
   novaMajor: number,

@@ -15,17 +15,17 @@ const guideSelection = join(fixtures, 'operators-guide-rpc-selection.log');
 const guideWrappedAllocation = join(fixtures, 'operators-guide-wrapped-allocation.txt');
 
 const orphan = '44c356ef-edd0-43a3-bd46-17aed65ea1a6';
-function orphanLine(timestamp: string, instance = orphan): string {
+function makeOrphanLine(timestamp: string, instance = orphan): string {
   return `${timestamp} 3558 INFO nova.compute.resource_tracker [req-f76d5408-00f8-4a67-854e-ad3da2098811 - - - - -] Instance ${instance} has allocations against this compute host but is not found in the database.`;
 }
-function noise(timestamp: string, count: number): string[] {
+function makeNoise(timestamp: string, count: number): string[] {
   return Array.from(
     { length: count },
     (_, i) =>
       `${timestamp} 3558 DEBUG oslo_service.periodic_task [req-f76d5408-00f8-4a67-854e-ad3da2098811 - - - - -] Running periodic task ComputeManager._poll_volume_usage ${i}`,
   );
 }
-function only(findings: LogFinding[], signatureId: string): LogFinding {
+function findOnly(findings: LogFinding[], signatureId: string): LogFinding {
   const found = findings.filter((f) => f.signatureId === signatureId);
   assert.equal(found.length, 1, `one ${signatureId} finding`);
   return found[0] as LogFinding;
@@ -42,7 +42,7 @@ describe('scanLogs', () => {
 
   it("counts the operators' RPCVersionCapError traceback once, on its final line, with versions and releases", async () => {
     const result = await scanLogs([guideTraceback]);
-    const finding = only(result.findings, 'nova-rpc-version-cap');
+    const finding = findOnly(result.findings, 'nova-rpc-version-cap');
     assert.equal(finding.relatedCheck, 'compute/service-versions');
     assert.equal(finding.severity, 'critical');
     assert.equal(finding.evidence.count, 1);
@@ -65,7 +65,7 @@ describe('scanLogs', () => {
 
   it("extracts RPC version, minimum service version and its release from the operators' selection lines", async () => {
     const result = await scanLogs([guideSelection]);
-    const finding = only(result.findings, 'nova-rpc-version-selected');
+    const finding = findOnly(result.findings, 'nova-rpc-version-selected');
     assert.equal(finding.evidence.count, 2);
     assert.deepEqual(finding.evidence.values, [
       { computeRpcVersion: '4.17', minimumServiceVersion: 22, minimumServiceRelease: 'pike', count: 1 },
@@ -86,8 +86,8 @@ describe('scanLogs', () => {
     const wrapped = await scanLogs([guideWrappedAllocation]);
     assert.deepEqual(wrapped.findings, []);
     const file = join(directory, 'one-line.log');
-    await writeFile(file, `${orphanLine('2024-05-01 15:23:36.136')}\n`);
-    const finding = only((await scanLogs([file])).findings, 'nova-orphaned-allocation');
+    await writeFile(file, `${makeOrphanLine('2024-05-01 15:23:36.136')}\n`);
+    const finding = findOnly((await scanLogs([file])).findings, 'nova-orphaned-allocation');
     assert.deepEqual(finding.resource, { type: 'instance', id: orphan });
     assert.equal(finding.relatedCheck, 'placement/orphaned-allocations');
   });
@@ -99,23 +99,27 @@ describe('scanLogs', () => {
     await mkdir(join(root, 'hostB', 'nova'), { recursive: true });
     await writeFile(
       join(root, 'hostA', 'nova', 'nova-compute.log.1'),
-      [...noise('2024-05-01 09:00:00.000', 50), orphanLine('2024-05-01 09:30:00.000'), ''].join('\n'),
+      [...makeNoise('2024-05-01 09:00:00.000', 50), makeOrphanLine('2024-05-01 09:30:00.000'), ''].join('\n'),
     );
     await writeFile(
       join(root, 'hostA', 'nova', 'nova-compute.log'),
-      [...noise('2024-05-02 09:00:00.000', 10), orphanLine('2024-05-02 10:00:00.000'), ''].join('\n'),
+      [...makeNoise('2024-05-02 09:00:00.000', 10), makeOrphanLine('2024-05-02 10:00:00.000'), ''].join('\n'),
     );
     await writeFile(
       join(root, 'hostB', 'nova', 'nova-compute.log.2.gz'),
       gzipSync(
-        [orphanLine('2024-04-30 08:00:00.000'), orphanLine('2024-04-30 08:00:01.000', other), ''].join('\n'),
+        [
+          makeOrphanLine('2024-04-30 08:00:00.000'),
+          makeOrphanLine('2024-04-30 08:00:01.000', other),
+          '',
+        ].join('\n'),
       ),
     );
     await writeFile(
       join(root, 'hostB', 'nova', 'nova-compute.log'),
-      noise('2024-05-02 11:00:00.000', 5).join('\n'),
+      makeNoise('2024-05-02 11:00:00.000', 5).join('\n'),
     );
-    await writeFile(join(root, 'hostB', 'nova', 'README'), orphanLine('2024-06-01 00:00:00.000'));
+    await writeFile(join(root, 'hostB', 'nova', 'README'), makeOrphanLine('2024-06-01 00:00:00.000'));
 
     const result = await scanLogs([root]);
     assert.equal(result.filesScanned, 4, 'README is not a log file');
@@ -148,17 +152,17 @@ describe('scanLogs', () => {
     await mkdir(root);
     const lines: string[] = [];
     for (let i = 0; i < 2000; i += 1)
-      lines.push(...noise('2024-05-01 09:00:00.000', 20), orphanLine('2024-05-01 09:00:01.000'));
+      lines.push(...makeNoise('2024-05-01 09:00:00.000', 20), makeOrphanLine('2024-05-01 09:00:01.000'));
     const gz = gzipSync(lines.join('\n'));
     await writeFile(join(root, 'nova-compute.log.1.gz'), gz.subarray(0, Math.floor(gz.length / 2)));
-    await writeFile(join(root, 'nova-compute.log'), `${orphanLine('2024-05-02 09:00:00.000')}\n`);
+    await writeFile(join(root, 'nova-compute.log'), `${makeOrphanLine('2024-05-02 09:00:00.000')}\n`);
 
     const result = await scanLogs([root]);
     assert.equal(result.problems.length, 1);
     assert.equal(result.problems[0]?.kind, 'corrupt-gzip');
     assert.equal(result.problems[0]?.path, join(root, 'nova-compute.log.1.gz'));
     assert.equal(result.filesScanned, 2);
-    const finding = only(result.findings, 'nova-orphaned-allocation');
+    const finding = findOnly(result.findings, 'nova-orphaned-allocation');
     const count = Number(finding.evidence.count);
     assert.ok(count > 1 && count < 2001, `partial count ${count}`);
     assert.equal((finding.evidence.lastSeen as { timestamp: string }).timestamp, '2024-05-02 09:00:00.000');
@@ -171,18 +175,18 @@ describe('scanLogs', () => {
       ['not-found'],
     );
     assert.equal(result.filesScanned, 1);
-    assert.equal(only(result.findings, 'nova-rpc-version-selected').evidence.count, 2);
+    assert.equal(findOnly(result.findings, 'nova-rpc-version-selected').evidence.count, 2);
   });
 
   it('follows symlinks to log files but not to directories', async () => {
     const root = join(directory, 'links');
     await mkdir(join(root, 'real'), { recursive: true });
-    await writeFile(join(root, 'real', 'nova-compute.log'), `${orphanLine('2024-05-01 15:23:36.136')}\n`);
+    await writeFile(join(root, 'real', 'nova-compute.log'), `${makeOrphanLine('2024-05-01 15:23:36.136')}\n`);
     await symlink(join(root, 'real', 'nova-compute.log'), join(root, 'linked.log'));
     await symlink(root, join(root, 'real', 'loop'));
     const result = await scanLogs([root]);
     assert.equal(result.filesScanned, 2);
-    assert.equal(only(result.findings, 'nova-orphaned-allocation').evidence.count, 2);
+    assert.equal(findOnly(result.findings, 'nova-orphaned-allocation').evidence.count, 2);
   });
 
   it('bounds the distinct values kept but reports how many there were', async () => {
@@ -193,7 +197,10 @@ describe('scanLogs', () => {
         `2024-05-01 12:00:${String(i).padStart(2, '0')}.000 7 INFO nova.compute.rpcapi [-] Automatically selected compute RPC version 6.0 from minimum service version ${40 + i}`,
     );
     await writeFile(file, lines.join('\n'));
-    const finding = only((await scanLogs([file], { maxValues: 5 })).findings, 'nova-rpc-version-selected');
+    const finding = findOnly(
+      (await scanLogs([file], { maxValues: 5 })).findings,
+      'nova-rpc-version-selected',
+    );
     assert.equal((finding.evidence.values as unknown[]).length, 5);
     assert.equal(finding.evidence.distinctValues, 30);
     assert.equal(finding.evidence.count, 30);
