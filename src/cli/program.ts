@@ -14,9 +14,11 @@ import type { RenderOptions } from '../reporters/format.js';
 import { renderCheckResults, validateParameters } from './commands/check.js';
 import { describeCloud } from './commands/cloud.js';
 import { explainCheck } from './commands/explain.js';
+import { addImageConvertCommand } from './commands/image-convert.js';
 import { renderOutcomes, renderPlan } from './commands/fix.js';
 import { listRuns, renderUndoOutcomes, renderUndoPlan, showRun } from './commands/journal.js';
 import { listChecks } from './commands/list.js';
+import { CheckService, parseListen } from './commands/serve.js';
 import { connectCloud } from './connect.js';
 import { createCheckContext } from './context.js';
 import { type CliEnvironment, journalDirectory, processEnvironment, useColour } from './environment.js';
@@ -251,6 +253,44 @@ export async function runCli(
       );
     });
 
+  addRunOptions(program.command('serve').argument('[checks...]', 'check ids or globs (default: all)'))
+    .description('check every interval and serve a dashboard, /metrics and /api/v1/report (read-only)')
+    .option(
+      '--listen <host:port>',
+      'where to serve (loopback by default: no authentication)',
+      '127.0.0.1:9747',
+    )
+    .option('--interval <seconds>', 'time between sweeps', parsePositiveInteger, 300)
+    .action(async (patterns: string[], options: RunOptions & { listen: string; interval: number }) => {
+      const checks = registry.select(patterns);
+      const parameters = parseParameters(options.set);
+      validateParameters(checks, parameters);
+      const listen = parseListen(options.listen);
+      const log = loggerFor(options);
+      const cloud = await connectCloud(options, environment, log);
+      const service = new CheckService(
+        checks,
+        cloud,
+        (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options)),
+        {
+          ...listen,
+          intervalSeconds: options.interval,
+          concurrency: options.concurrency,
+          timeoutMs: options.timeout * 1000,
+          failOn: options.failOn,
+        },
+        log,
+      );
+      const { url } = await service.start();
+      environment.stderr.write(`serving ${url} (metrics: ${url}metrics); Ctrl-C stops\n`);
+      await new Promise<void>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
+      });
+      await service.stop();
+      await cloud.close();
+    });
+
   addCommonOptions(program.command('cloud'))
     .description('show the authenticated identity, endpoints, API versions and runnable checks')
     .action(async (options: CommonOptions) => {
@@ -262,6 +302,19 @@ export async function runCli(
         await cloud.close();
       }
     });
+
+  addImageConvertCommand(program, {
+    environment,
+    journalFor,
+    loggerFor,
+    renderOptions,
+    warnInterrupted,
+    confirm: (question) => askYesNo(question, environment),
+    toolVersion: version,
+    setExitCode: (code) => {
+      exitCode = code;
+    },
+  });
 
   try {
     await program.parseAsync([...args], { from: 'user' });
