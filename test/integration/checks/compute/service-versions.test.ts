@@ -133,7 +133,14 @@ async function findService(cloud: CloudSession, host: string): Promise<Service |
 }
 
 async function updateService(cloud: CloudSession, id: string, body: Json): Promise<void> {
-  await cloud.request('compute', { method: 'PUT', path: `/os-services/${id}`, microversion, body });
+  // A status change of a stopped compute waits for Nova's RPC timeout (60 s) before answering.
+  await cloud.request('compute', {
+    method: 'PUT',
+    path: `/os-services/${id}`,
+    microversion,
+    body,
+    timeoutMs: 150_000,
+  });
 }
 
 async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
@@ -185,13 +192,15 @@ describe(checkId, { timeout: 900_000 }, () => {
     const initialVersion = await readVersion(staleHost);
     const wasRunning = (await cloudScript('svc_pid nova-compute-2')).code === 0;
     try {
-      if (wasRunning) assert.equal((await cloudScript('stop_svc nova-compute-2 30')).code, 0);
+      // Disabled while still running, as an operator retires a hypervisor: Nova syncs the disabled trait
+      // with an RPC call to the compute, which a stopped compute answers only with a 60 s timeout.
       if (initial.status !== 'disabled') {
         await updateService(cloud, initial.id, {
           status: 'disabled',
           disabled_reason: 'sd-test-compute-stale',
         });
       }
+      if (wasRunning) assert.equal((await cloudScript('stop_svc nova-compute-2 30')).code, 0);
       await setVersion(staleHost, 22);
       await waitFor(`${staleHost} to be reported down`, downWaitMs, async () =>
         (await findService(cloud, staleHost))?.state === 'down' ? true : undefined,
@@ -441,19 +450,10 @@ async function restoreStaleHost(
   };
   // The version first: a nova-compute refuses to start while a row below Yoga (61) counts.
   await attempt('restore the version column', () => setVersion(staleHost, version));
-  await attempt('restore forced_down and status', async () => {
+  await attempt('restore forced_down', async () => {
     const now = await findService(cloud, staleHost);
-    if (now === undefined) return;
-    if (now.forced_down !== initial.forced_down)
+    if (now !== undefined && now.forced_down !== initial.forced_down) {
       await updateService(cloud, now.id, { forced_down: initial.forced_down });
-    if (now.status !== initial.status) {
-      await updateService(
-        cloud,
-        now.id,
-        initial.status === 'enabled'
-          ? { status: 'enabled' }
-          : { status: 'disabled', disabled_reason: initial.disabled_reason ?? '' },
-      );
     }
   });
   if (wasRunning) {
@@ -465,6 +465,18 @@ async function restoreStaleHost(
       );
     });
   }
+  // Status last: with the compute running again, Nova's trait sync answers at once.
+  await attempt('restore the status', async () => {
+    const now = await findService(cloud, staleHost);
+    if (now === undefined || now.status === initial.status) return;
+    await updateService(
+      cloud,
+      now.id,
+      initial.status === 'enabled'
+        ? { status: 'enabled' }
+        : { status: 'disabled', disabled_reason: initial.disabled_reason ?? '' },
+    );
+  });
   // The runbook's last step, so that no process keeps a cap it may have chosen from version 22 meanwhile.
   await attempt('SIGHUP conductor and compute', async () => {
     await cloudScript(
@@ -475,6 +487,13 @@ async function restoreStaleHost(
 }
 
 async function removeLeftovers(cloud: CloudSession): Promise<void> {
+  const aggregates = await cloud.request('compute', {
+    path: '/os-aggregates',
+    schema: z.object({ aggregates: z.array(aggregateSchema) }),
+  });
+  for (const aggregate of aggregates.body.aggregates.filter((a) => a.name === aggregateName)) {
+    await deleteAggregate(cloud, aggregate.id);
+  }
   const servers = await cloud.request('compute', {
     path: '/servers',
     query: { all_tenants: 1, name: `^${serverName}$` },
@@ -506,7 +525,11 @@ async function removeLeftovers(cloud: CloudSession): Promise<void> {
   }
 }
 
-const aggregateSchema = z.object({ id: z.number(), name: z.string(), hosts: z.array(z.string()).nullable() });
+const aggregateSchema = z.object({
+  id: z.number(),
+  name: z.string(),
+  hosts: z.array(z.string()).nullable().optional(),
+});
 
 async function createAggregateWith(cloud: CloudSession, host: string): Promise<number> {
   const existing = await cloud.request('compute', {
