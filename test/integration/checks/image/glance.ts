@@ -115,7 +115,7 @@ export async function runImageCheck(
     `image=${ids.join(',')}`,
     ...extra,
   ]);
-  if (result.code === 3) throw new Error(`stackdoctor check failed: ${result.stderr}`);
+  if (result.code === 3) throw new Error(`stackdoctor check failed: ${result.stderr}${result.stdout}`);
   const document = checkDocumentSchema.parse(JSON.parse(result.stdout));
   const check = document.checks.find((entry) => entry.id === checkId);
   if (!check) throw new Error(`no result for ${checkId}: ${result.stdout}`);

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CloudSession } from '../../../../src/openstack/types.js';
-import { openCloud, temporaryJournalDir } from '../../../support/integration.js';
+import { adminCloud, openCloud, runCli, temporaryJournalDir } from '../../../support/integration.js';
 import {
   applyImageFix,
   createTestImage,
@@ -71,13 +71,21 @@ describe('image/property-values on the real Glance', () => {
     assert.deepEqual(findings.get(ids.xen!)?.evidence.changes, { hw_disk_bus: 'virtio' });
   });
 
-  it('refuses a broken policy file with FILE:LINE and exit code 3', async () => {
+  it('reports a broken policy file with FILE:LINE and exit code 3', async () => {
     const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'sd-test-image-')), 'stackdoctor.yaml');
     writeFileSync(file, 'images:\n  - properties:\n      hw_disk_bus: xen\n');
-    await assert.rejects(
-      runImageCheck('image/property-values', [ids.xen!], ['--set', `policy=${file}`]),
-      /stackdoctor\.yaml:3: hw_disk_bus/,
-    );
+    const result = await runCli([
+      'check',
+      'image/property-values',
+      '-f',
+      'json',
+      '--os-cloud',
+      adminCloud,
+      '--set',
+      `policy=${file}`,
+    ]);
+    assert.equal(result.code, 3);
+    assert.match(result.stdout, /stackdoctor\.yaml:3: hw_disk_bus: \\"xen\\" is not accepted by Nova on KVM/);
   });
 
   it('fix (add, replace and remove in one patch) then undo restores byte-equal metadata', async () => {
