@@ -4,6 +4,7 @@ import imageMultiqueue from './image/multiqueue.js';
 import imageOsDistro from './image/os-distro.js';
 import imageOsType from './image/os-type.js';
 import imagePropertyValues from './image/property-values.js';
+import imageQcow2Convert from './image/qcow2-convert.js';
 import imageQcow2Format from './image/qcow2-format.js';
 import imageScsiBus from './image/scsi-bus.js';
 import placementOrphanedAllocations from './placement/orphaned-allocations.js';
@@ -17,5 +18,6 @@ export const allChecks: readonly Check[] = [
   imageOsDistro,
   imagePropertyValues,
   imageQcow2Format,
+  imageQcow2Convert,
   imageScsiBus,
 ];
