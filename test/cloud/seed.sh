@@ -21,7 +21,10 @@ esac
 set -a; . "$STATE/cloud.env"; set +a
 seedpy() { "$PY" "$CLOUD_SRC/seed.py" "$@"; }
 mkdir -p "$STATE/seed"
-OLD_VERSION_FILE="$STATE/seed/stale-compute-version"
+# the version a current nova-compute writes into its row (64 on Zed)
+nova_service_version() {
+  sed -n 's/^SERVICE_VERSION = \([0-9][0-9]*\).*/\1/p' /usr/lib/python3/dist-packages/nova/objects/service.py
+}
 
 cell_sql() { "${MYSQL[@]}" nova -N -e "$1"; }
 STALE_WHERE="host='sd-compute-2' AND \`binary\`='nova-compute' AND deleted=0"
@@ -38,7 +41,6 @@ if [ "$undo" = 0 ]; then
     log "stopping nova-compute-2"
     stop_svc nova-compute-2 30
     old="$(cell_sql "SELECT version FROM services WHERE $STALE_WHERE")"
-    [ -s "$OLD_VERSION_FILE" ] || echo "${old:-64}" > "$OLD_VERSION_FILE"
     cell_sql "UPDATE services SET version=22 WHERE $STALE_WHERE"
     log "sd-compute-2: stopped, disabled, services.version ${old:-?} -> 22 (cell DB nova)"
   fi
@@ -56,10 +58,10 @@ else
   seedpy undo-api
 
   if [ -e "$STAMPS/seed-stale-compute" ]; then
-    version="$(cat "$OLD_VERSION_FILE" 2>/dev/null || echo 64)"
-    cell_sql "UPDATE services SET version=$version WHERE $STALE_WHERE"
+    version="$(nova_service_version)"
+    cell_sql "UPDATE services SET version=${version:-64} WHERE $STALE_WHERE"
     seedpy enable-stale
-    rm -f "$STAMPS/seed-stale-compute" "$OLD_VERSION_FILE"
+    rm -f "$STAMPS/seed-stale-compute"
     write_configs
     start_nova_compute 2
     wait_ready nova-compute-2 30
