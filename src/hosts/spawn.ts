@@ -20,7 +20,7 @@ export interface SpawnOptions {
 
 /**
  * Runs one program with argv (no shell), collecting at most `maxOutputBytes` of each stream. The program gets
- * its own process group so a timeout also kills what it started (a `sh -c` pipeline, an ssh mux client).
+ * its own process group so a timeout also kills what it started (a `sh -c` pipeline).
  */
 export function runProcess(
   command: string,
@@ -39,21 +39,35 @@ export function runProcess(
     let spawnError: NodeJS.ErrnoException | null = null;
     let settled = false;
 
-    const killGroup = (): void => {
-      if (child.pid === undefined) return;
-      try {
-        process.kill(-child.pid, 'SIGKILL');
-      } catch {
-        // the group is already gone
+    let stopping = false;
+    const exited = (): boolean => child.exitCode !== null || child.signalCode !== null;
+    // Something outside the group may still hold our pipes: an ssh ControlMaster writes into the client's
+    // stdout itself (the client hands it its descriptors) until the remote command ends, however long that
+    // is. Once we have given up on the command, closing our ends is what stops it (the master gets EPIPE).
+    const abandonPipes = (): void => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      finish(null);
+    };
+    const stop = (): void => {
+      if (stopping) return;
+      stopping = true;
+      if (child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          // the group is already gone
+        }
       }
+      if (exited()) abandonPipes();
     };
     const timer = setTimeout(() => {
       timedOut = true;
-      killGroup();
+      stop();
     }, options.timeoutMs);
     const onAbort = (): void => {
       aborted = true;
-      killGroup();
+      stop();
     };
     if (options.signal?.aborted) onAbort();
     options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -75,13 +89,16 @@ export function runProcess(
     };
 
     const collect = (buffer: BoundedBuffer) => (chunk: Buffer) => {
-      if (!buffer.push(chunk)) killGroup();
+      if (!buffer.push(chunk)) stop();
     };
     child.stdout?.on('data', collect(stdout));
     child.stderr?.on('data', collect(stderr));
     child.on('error', (error: NodeJS.ErrnoException) => {
       spawnError = error;
       finish(null);
+    });
+    child.on('exit', () => {
+      if (stopping) abandonPipes();
     });
     child.on('close', (code) => finish(code));
     if (child.stdin) {

@@ -179,7 +179,11 @@ export class SshHost implements Host {
   async run(argv: readonly string[], options: RunOptions): Promise<RunResult> {
     if (this.closed) throw new HostCommandError(this.name, `connection to ${this.name} is closed`);
     await this.connect();
-    const remote = joinShellCommand(argv);
+    // Killing our ssh client does not stop the remote command (sshd keeps a session whose client vanished
+    // running), so the remote side bounds itself too: coreutils timeout, a little after our own deadline so
+    // ours is the one reported. A `strace -p` must not stay attached to a service after we gave up on it.
+    const remoteSeconds = Math.ceil(options.timeoutMs / 1000) + 2;
+    const remote = joinShellCommand(['timeout', '-k', '5', String(remoteSeconds), ...argv]);
     const outcome = await runProcess(
       this.ssh,
       [...this.commonArgs(), '-o', 'ControlMaster=no', '-T', '--', this.spec.address, remote],
@@ -197,7 +201,6 @@ export class SshHost implements Host {
     }
     const stderr = this.digestStderr(outcome.stderr);
     if (outcome.timedOut) {
-      // the remote command may outlive the channel: commands that can hang should bound themselves (timeout)
       throw new HostCommandError(
         this.name,
         `${describeArgv(argv)} on ${this.name} timed out after ${options.timeoutMs} ms`,
@@ -208,6 +211,14 @@ export class SshHost implements Host {
     if (outcome.exitCode === 255) {
       const failure = classifySshFailure(this.spec, stderr);
       if (failure !== null) throw failure;
+    }
+    if (
+      outcome.exitCode === 127 &&
+      /^(\S+: )*(line \d+: )?timeout: (command )?not found|command not found: timeout$/m.test(stderr)
+    ) {
+      throw new HostCommandError(this.name, `coreutils timeout is missing on ${this.name}`, {
+        hint: 'stackdoctor bounds every remote command with timeout(1) from coreutils',
+      });
     }
     return { exitCode: outcome.exitCode, stdout: outcome.stdout, stderr, truncated: outcome.truncated };
   }

@@ -110,22 +110,24 @@ test('commands: many at once share one master connection', async () => {
   assert.match(check.stderr, /Master running/);
 });
 
-test('commands: a timeout and an output bound are enforced over ssh', async () => {
+// The ControlMaster writes into the client's pipes itself, so giving up must not wait for the remote command:
+// a regression hangs here until the test's own timeout fails it.
+test('commands: a timeout and an output bound are enforced over ssh', { timeout: 300_000 }, async () => {
   const host = await sharedHost();
   await assert.rejects(
-    host.run(['sleep', '30'], { timeoutMs: 1500, maxOutputBytes: 1024 }),
+    host.run(['sleep', '600'], { timeoutMs: 1500, maxOutputBytes: 1024 }),
     (error: unknown) => {
       assert.ok(error instanceof HostCommandError);
-      assert.match(error.message, /sleep 30 on compute01 timed out after 1500 ms/);
+      assert.match(error.message, /sleep 600 on compute01 timed out after 1500 ms/);
       return true;
     },
   );
-  const bounded = await host.run(['head', '-c', '100000', '/dev/zero'], {
-    timeoutMs: 60_000,
-    maxOutputBytes: 5000,
-  });
-  assert.equal(bounded.truncated, true);
-  assert.equal(bounded.stdout.length, 5000);
+  const endless = await host.run(['yes'], { timeoutMs: 240_000, maxOutputBytes: 5000 });
+  assert.equal(endless.truncated, true);
+  assert.equal(endless.exitCode, null);
+  assert.equal(endless.stdout.length, 5000);
+  // the connection is still good afterwards
+  assert.equal((await host.run(['echo', 'still here'], runOptions)).stdout, 'still here\n');
 });
 
 test('files: read, absent, bounded, listed (odd names too), links and stat', async () => {

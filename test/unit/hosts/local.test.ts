@@ -203,6 +203,27 @@ test('run: a command that outlives its timeout is killed with what it started, a
   );
 });
 
+test('run: a timeout returns even when a process outside the group still holds the output pipe', {
+  timeout: 120_000,
+}, async () => {
+  // setsid puts the inner sleep in its own session, as an ssh ControlMaster is: killing the group misses it,
+  // and it holds stdout for longer than this test may take
+  const host = new LocalHost({ name: 'here' });
+  const pidFile = path.join(scratch, 'escaped.pid');
+  try {
+    await assert.rejects(
+      host.run(['sh', '-c', `setsid sh -c 'echo $$ > ${pidFile}; exec sleep 600' & sleep 1000`], {
+        timeoutMs: 1000,
+        maxOutputBytes: 1024,
+      }),
+      /timed out after 1000 ms/,
+    );
+  } finally {
+    const escaped = Number(await readFile(pidFile, 'utf8').catch(() => ''));
+    if (escaped > 0) process.kill(escaped, 'SIGKILL');
+  }
+});
+
 test('run: aborting kills the command', async () => {
   const host = new LocalHost({ name: 'here' });
   const controller = new AbortController();
