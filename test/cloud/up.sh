@@ -187,7 +187,8 @@ done
 [ -e "$STAMPS/seed-stale-compute" ] || wait_ready nova-compute-2 150
 
 # --- computes: discover into cell1, wait for hypervisors and resource providers ---------
-STATE="$STATE" "$PY" "$CLOUD_SRC/provision.py" computes >>"$LOG/provision.log" 2>&1 \
+expect_up="sd-compute-1"; [ -e "$STAMPS/seed-stale-compute" ] || expect_up="sd-compute-1 sd-compute-2"
+STATE="$STATE" EXPECT_UP="$expect_up" "$PY" "$CLOUD_SRC/provision.py" computes >>"$LOG/provision.log" 2>&1 \
   || { tail -n 40 "$LOG/provision.log" >&2; for c in nova-compute-1 nova-compute-2; do svc_alive $c || fail_svc $c; done; die "computes did not register"; }
 log "computes registered ($(elapsed))"
 
