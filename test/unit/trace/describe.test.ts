@@ -37,11 +37,18 @@ function makeFakeSource(): ProcSource {
     readFile: async (path) => files[path] ?? null,
     readLink: async (path) => links[path] ?? null,
     listDir: async (path) => (path === '/proc/3187/fd' ? ['0', '3', '4', '5', '6', '7'] : null),
-    run: async () => ({ exitCode: 0, signal: null, stdout: '100\n', stderr: '', timedOut: false, truncated: false }),
+    run: async () => ({
+      exitCode: 0,
+      signal: null,
+      stdout: '100\n',
+      stderr: '',
+      timedOut: false,
+      truncated: false,
+    }),
   };
 }
 
-describe('describeProcess (a containerised service's /proc, written for the test)', () => {
+describe("describeProcess (a containerised service's /proc, written for the test)", () => {
   it('reads state, CPU, age, threads and the container with the PID inside it', async () => {
     const d = await describeProcess(makeFakeSource(), 3187);
     assert.equal(d.name, 'nova-compute');
