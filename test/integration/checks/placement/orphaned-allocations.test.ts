@@ -38,6 +38,7 @@ import {
 const prefix = 'sd-test-placement-';
 const strangerPrefix = '5d7e5700-';
 const sharedName = `${prefix}shared`;
+const deadNodeName = `${prefix}dead-node`;
 const tiny = { VCPU: 1, MEMORY_MB: 64 };
 
 const allocationBody = z.object({
@@ -179,6 +180,56 @@ async function waitActive(cloud: CloudSession, id: string): Promise<string> {
   });
 }
 
+/** A provider with inventory and one trait, as an operator (or a dead host's left-over record) would have it. */
+async function createProvider(
+  cloud: CloudSession,
+  name: string,
+  inventories: Record<string, { total: number }>,
+  trait: string,
+): Promise<string> {
+  const { body: created } = await cloud.request('placement', {
+    method: 'POST',
+    path: '/resource_providers',
+    microversion: '1.20',
+    body: { name },
+    schema: z.object({ uuid: z.string(), generation: z.number() }),
+  });
+  const { body: inventory } = await cloud.request('placement', {
+    method: 'PUT',
+    path: `/resource_providers/${created.uuid}/inventories`,
+    microversion: '1.20',
+    body: { resource_provider_generation: created.generation, inventories },
+    schema: z.object({ resource_provider_generation: z.number() }),
+  });
+  await cloud.request('placement', {
+    method: 'PUT',
+    path: `/resource_providers/${created.uuid}/traits`,
+    microversion: '1.20',
+    body: { resource_provider_generation: inventory.resource_provider_generation, traits: [trait] },
+  });
+  return created.uuid;
+}
+
+async function bootActive(
+  cloud: CloudSession,
+  name: string,
+  ids: { flavor: string; image: string },
+  host?: string,
+): Promise<string> {
+  // A loaded shared cloud sometimes misses compute heartbeats (NoValidHost): try again, unpinned after the first.
+  for (let attempt = 0; ; attempt++) {
+    const id = await bootServer(cloud, name, ids, attempt === 0 ? host : undefined);
+    try {
+      await waitActive(cloud, id);
+      return id;
+    } catch (error) {
+      await deleteServer(cloud, id);
+      if (attempt === 2) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+    }
+  }
+}
+
 async function deleteServer(cloud: CloudSession, id: string): Promise<void> {
   await cloud.request('compute', { method: 'DELETE', path: `/servers/${id}`, acceptStatus: [204, 404] });
   await waitFor(`server ${id} gone`, async () => {
@@ -215,8 +266,9 @@ async function cleanUp(admin: CloudSession, consumers: readonly string[]): Promi
       if (consumer.startsWith(strangerPrefix)) suspects.add(consumer);
   }
   for (const consumer of suspects) await emptyConsumer(admin, consumer);
-  const shared = await providerByName(admin, sharedName);
-  if (shared) {
+  for (const name of [sharedName, deadNodeName]) {
+    const shared = await providerByName(admin, name);
+    if (!shared) continue;
     const { body } = await admin.request('placement', {
       path: `/resource_providers/${shared.uuid}/allocations`,
       microversion: '1.28',
@@ -314,6 +366,9 @@ describe('placement/orphaned-allocations on the local cloud', () => {
   let member: CloudSession;
   let compute1: string;
   let compute2: string;
+  let deletedRp = '';
+  let liveRp = '';
+  let leftoverRp = '';
   let sharedUuid: string;
   const stranger = `${strangerPrefix}${randomUUID().slice(9)}`;
   let deletedInstance = '';
@@ -350,66 +405,62 @@ describe('placement/orphaned-allocations on the local cloud', () => {
     };
     assert.ok(ids.flavor && ids.image, 'flavor sd.tiny or image sd-cirros-raw missing');
 
+    // Other tests on the shared cloud may disable a compute for a while: pin where asked, fall back to anywhere.
     [deletedInstance, evacuated, memberServer] = await Promise.all([
-      bootServer(admin, `${prefix}deleted`, ids, 'sd-compute-1'),
-      bootServer(admin, `${prefix}evacuated`, ids, 'sd-compute-2'),
-      bootServer(member, `${prefix}member`, ids),
-    ]);
-    await Promise.all([
-      waitActive(admin, deletedInstance),
-      waitActive(admin, evacuated),
-      waitActive(member, memberServer),
+      bootActive(admin, `${prefix}deleted`, ids, 'sd-compute-1'),
+      bootActive(admin, `${prefix}evacuated`, ids),
+      bootActive(member, `${prefix}member`, ids),
     ]);
 
     // The deleted instance: Nova removes its allocation on delete; put it back as it was.
     const leftover = await readAllocations(admin, deletedInstance);
-    assert.ok(leftover.allocations[compute1], 'the server did not allocate on sd-compute-1');
+    const bootedOn = Object.keys(leftover.allocations)[0] ?? '';
+    assert.ok(
+      bootedOn === compute1 || bootedOn === compute2,
+      'the deleted server did not allocate on a compute node',
+    );
     await deleteServer(admin, deletedInstance);
     await waitFor('the deleted instance to lose its allocation', async () =>
       Object.keys((await readAllocations(admin, deletedInstance)).allocations).length === 0
         ? true
         : undefined,
     );
+    // Put back on a live compute, nova-compute's resource tracker deletes a deleted instance's allocation
+    // within a minute (it finds the deleted row). It stays where no tracker runs: on the provider of a host
+    // that died and was removed from Nova, the case operators meet. So it goes to such a provider.
+    deletedRp = await createProvider(
+      admin,
+      deadNodeName,
+      { VCPU: { total: 64 }, MEMORY_MB: { total: 65536 }, DISK_GB: { total: 1000 } },
+      'COMPUTE_NODE',
+    );
     await putAllocations(
       admin,
       deletedInstance,
-      Object.fromEntries(Object.entries(leftover.allocations).map(([rp, { resources }]) => [rp, resources])),
+      { [deletedRp]: leftover.allocations[bootedOn]?.resources ?? tiny },
       { project: leftover.project_id ?? '', user: leftover.user_id ?? '' },
     );
 
-    // The evacuation leftover: the live instance on sd-compute-2 also holds sd-compute-1.
+    // The evacuation leftover: the live instance also holds the other compute node (the "dead" host).
     const live = await readAllocations(admin, evacuated);
-    const liveResources = live.allocations[compute2]?.resources;
-    assert.ok(liveResources, 'the evacuated server is not on sd-compute-2');
-    await putAllocations(admin, evacuated, { [compute2]: liveResources, [compute1]: liveResources }, owner);
+    liveRp = Object.keys(live.allocations)[0] ?? '';
+    leftoverRp = liveRp === compute1 ? compute2 : compute1;
+    const liveResources = live.allocations[liveRp]?.resources;
+    assert.ok(
+      liveResources && (liveRp === compute1 || liveRp === compute2),
+      'the evacuated server is on no compute node',
+    );
+    await putAllocations(admin, evacuated, { [liveRp]: liveResources, [leftoverRp]: liveResources }, owner);
 
-    await putAllocations(admin, stranger, { [compute1]: tiny }, owner);
+    await putAllocations(admin, stranger, { [leftoverRp]: tiny }, owner);
 
     // A sharing provider (shared storage) holding part of the member instance: not a compute node.
-    const { body: created } = await admin.request('placement', {
-      method: 'POST',
-      path: '/resource_providers',
-      microversion: '1.20',
-      body: { name: sharedName },
-      schema: z.object({ uuid: z.string(), generation: z.number() }),
-    });
-    sharedUuid = created.uuid;
-    const { body: inventory } = await admin.request('placement', {
-      method: 'PUT',
-      path: `/resource_providers/${sharedUuid}/inventories`,
-      microversion: '1.20',
-      body: { resource_provider_generation: created.generation, inventories: { DISK_GB: { total: 100 } } },
-      schema: z.object({ resource_provider_generation: z.number() }),
-    });
-    await admin.request('placement', {
-      method: 'PUT',
-      path: `/resource_providers/${sharedUuid}/traits`,
-      microversion: '1.20',
-      body: {
-        resource_provider_generation: inventory.resource_provider_generation,
-        traits: ['MISC_SHARES_VIA_AGGREGATE'],
-      },
-    });
+    sharedUuid = await createProvider(
+      admin,
+      sharedName,
+      { DISK_GB: { total: 100 } },
+      'MISC_SHARES_VIA_AGGREGATE',
+    );
     const memberAllocations = await readAllocations(admin, memberServer);
     await putAllocations(
       admin,
@@ -441,30 +492,30 @@ describe('placement/orphaned-allocations on the local cloud', () => {
   it('suspects on the first sweep, confirms on the second, and flags only what no instance owns', async () => {
     const first = await runCheck(journalDir, ['--set', 'confirm-after=0']);
     for (const key of [
-      `${stranger}@${compute1}`,
-      `${deletedInstance}@${compute1}`,
-      `${evacuated}@${compute1}`,
+      `${stranger}@${leftoverRp}`,
+      `${deletedInstance}@${deletedRp}`,
+      `${evacuated}@${leftoverRp}`,
     ]) {
       assert.equal(first.get(key)?.confidence, 'suspected', `${key} in the first sweep`);
       assert.equal(first.get(key)?.fixable, false);
     }
     const second = await runCheck(journalDir, ['--set', 'confirm-after=0']);
     for (const key of [
-      `${stranger}@${compute1}`,
-      `${deletedInstance}@${compute1}`,
-      `${evacuated}@${compute1}`,
+      `${stranger}@${leftoverRp}`,
+      `${deletedInstance}@${deletedRp}`,
+      `${evacuated}@${leftoverRp}`,
     ]) {
       assert.equal(second.get(key)?.confidence, 'confirmed', `${key} in the second sweep`);
       assert.equal(second.get(key)?.fixable, true);
     }
-    assert.equal(second.get(`${evacuated}@${compute1}`)?.evidence.reason, 'instance-elsewhere');
+    assert.equal(second.get(`${evacuated}@${leftoverRp}`)?.evidence.reason, 'instance-elsewhere');
     assert.deepEqual(
-      Object.keys(second.get(`${evacuated}@${compute1}`)?.evidence.resources_elsewhere as object),
-      [compute2],
+      Object.keys(second.get(`${evacuated}@${leftoverRp}`)?.evidence.resources_elsewhere as object),
+      [liveRp],
     );
     const flaggedConsumers = [...second.keys()].map((key) => key.split('@')[0]);
     const flaggedProviders = [...second.keys()].map((key) => key.split('@')[1]);
-    assert.ok(!second.has(`${evacuated}@${compute2}`), 'the live host of the evacuated instance was flagged');
+    assert.ok(!second.has(`${evacuated}@${liveRp}`), 'the live host of the evacuated instance was flagged');
     assert.ok(!flaggedConsumers.includes(memberServer), "another project's live instance was flagged");
     assert.ok(!flaggedProviders.includes(sharedUuid), 'a sharing provider was flagged');
   });
@@ -493,17 +544,17 @@ describe('placement/orphaned-allocations on the local cloud', () => {
     const database = await collect({ 'placement-db': url });
     assert.equal(api.source, 'api');
     assert.equal(database.source, 'database');
-    assert.ok(api.lines.some((line) => line.startsWith(`${stranger}@${compute1}`)));
+    assert.ok(api.lines.some((line) => line.startsWith(`${stranger}@${leftoverRp}`)));
     assert.deepEqual(database.lines, api.lines);
   });
 
   it('a consumer appearing between sweeps is only suspected', async () => {
     const newcomer = `${strangerPrefix}${randomUUID().slice(9)}`;
     try {
-      await putAllocations(admin, newcomer, { [compute2]: tiny }, owner);
+      await putAllocations(admin, newcomer, { [liveRp]: tiny }, owner);
       const sweep = await runCheck(journalDir, ['--set', 'confirm-after=0']);
-      assert.equal(sweep.get(`${newcomer}@${compute2}`)?.confidence, 'suspected');
-      assert.equal(sweep.get(`${stranger}@${compute1}`)?.confidence, 'confirmed');
+      assert.equal(sweep.get(`${newcomer}@${liveRp}`)?.confidence, 'suspected');
+      assert.equal(sweep.get(`${stranger}@${leftoverRp}`)?.confidence, 'confirmed');
     } finally {
       await emptyConsumer(admin, newcomer);
     }
@@ -517,10 +568,11 @@ describe('placement/orphaned-allocations on the local cloud', () => {
     const fixDir = temporaryJournalDir();
     try {
       await runCheck(fixDir);
-      await ageSuspects(
-        path.join(fixDir, 'state'),
-        consumers.map((c) => `${compute1}/${c}`),
-      );
+      await ageSuspects(path.join(fixDir, 'state'), [
+        `${leftoverRp}/${stranger}`,
+        `${deletedRp}/${deletedInstance}`,
+        `${leftoverRp}/${evacuated}`,
+      ]);
       const fix = await runCli([
         'fix',
         check.meta.id,
@@ -539,10 +591,10 @@ describe('placement/orphaned-allocations on the local cloud', () => {
       assert.deepEqual((await readAllocations(admin, stranger)).allocations, {});
       assert.deepEqual((await readAllocations(admin, deletedInstance)).allocations, {});
       const evacuatedNow = await readAllocations(admin, evacuated);
-      assert.deepEqual(Object.keys(evacuatedNow.allocations), [compute2]);
+      assert.deepEqual(Object.keys(evacuatedNow.allocations), [liveRp]);
       assert.deepEqual(
-        evacuatedNow.allocations[compute2]?.resources,
-        before.get(evacuated)?.allocations[compute2]?.resources,
+        evacuatedNow.allocations[liveRp]?.resources,
+        before.get(evacuated)?.allocations[liveRp]?.resources,
       );
 
       const undo = await runCli([
@@ -580,8 +632,8 @@ describe('placement/orphaned-allocations on the local cloud', () => {
           admin,
           evacuated,
           {
-            [compute2]: { ...tiny, DISK_GB: 1 },
-            [compute1]: current.allocations[compute1]?.resources ?? tiny,
+            [liveRp]: { ...tiny, DISK_GB: 1 },
+            [leftoverRp]: current.allocations[leftoverRp]?.resources ?? tiny,
           },
           owner,
         );
@@ -597,7 +649,7 @@ describe('placement/orphaned-allocations on the local cloud', () => {
       const detect = async () => {
         const all: FindingInput[] = [];
         for await (const finding of check.detect(ctx)) all.push(finding);
-        return all.filter((finding) => finding.resource.id === `${evacuated}@${compute1}`);
+        return all.filter((finding) => finding.resource.id === `${evacuated}@${leftoverRp}`);
       };
       await detect();
       const findings = (await detect()).map((input) => completeFinding(check, cloudTarget(admin), input));
@@ -619,9 +671,9 @@ describe('placement/orphaned-allocations on the local cloud', () => {
         ['conflict', 'applied'],
       );
       const now = await readAllocations(admin, evacuated);
-      assert.deepEqual(Object.keys(now.allocations), [compute2]);
+      assert.deepEqual(Object.keys(now.allocations), [liveRp]);
       assert.deepEqual(
-        now.allocations[compute2]?.resources,
+        now.allocations[liveRp]?.resources,
         { ...tiny, DISK_GB: 1 },
         'the concurrent change was lost',
       );
