@@ -127,8 +127,12 @@ export class FakeGlance implements CloudSession {
     return this.fail(405, method, options.path, '');
   }
 
-  async *paginate<T>(): AsyncIterable<T> {
-    // The conversion pipeline never lists.
+  /** Image listings only, split by `os_hidden` as Glance splits them. */
+  async *paginate<T>(_service: ServiceType, options: PaginateOptions<T>): AsyncIterable<T> {
+    const hidden = options.query?.os_hidden === true;
+    for (const image of this.images.values()) {
+      if ((image.os_hidden === true) === hidden) yield options.itemSchema.parse(image);
+    }
   }
 
   async stream(_service: ServiceType, options: StreamRequestOptions): Promise<Response> {
