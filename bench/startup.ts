@@ -34,7 +34,11 @@ if (openstack) rows.push(['openstack --version', medianMs('openstack', ['--versi
 const reference = rows.find(([name]) => name === 'openstack --version')?.[1];
 console.log(`median of ${runs} runs each`);
 for (const [name, ms] of rows) {
-  const ratio = reference && !name.startsWith('openstack') ? `  (${(reference / ms).toFixed(1)}× faster than openstack --version)` : '';
+  const ratio =
+    reference && !name.startsWith('openstack')
+      ? `  (${(reference / ms).toFixed(1)}× faster than openstack --version)`
+      : '';
   console.log(`${name.padEnd(24)} ${ms.toFixed(1).padStart(8)} ms${ratio}`);
 }
-if (!openstack) console.log('openstack CLI not installed: apt-get install python3-openstackclient for the comparison');
+if (!openstack)
+  console.log('openstack CLI not installed: apt-get install python3-openstackclient for the comparison');

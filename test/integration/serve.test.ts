@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { z } from 'zod';
 import { adminCloud, readCloudEnv, repoRoot } from '../support/integration.js';
 
 /**
@@ -112,7 +113,9 @@ describe('stackdoctor serve', () => {
   });
 
   it('serves the versioned JSON document', async () => {
-    const report = await (await fetch(`${baseUrl}api/v1/report`)).json();
+    const report: { schema: string; checks: { id: string }[] } = await (
+      await fetch(`${baseUrl}api/v1/report`)
+    ).json();
     assert.equal(report.schema, 'stackdoctor.check/v1');
     assert.deepEqual(
       report.checks.map((check: { id: string }) => check.id),

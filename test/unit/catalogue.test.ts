@@ -35,7 +35,10 @@ describe('the check catalogue', () => {
         assert.ok(existsSync(path.join(root, 'docs/checks', `${id}.md`)), `missing docs/checks/${id}.md`);
       });
       it('has unit tests test/unit/checks/<id>.test.ts', () => {
-        assert.ok(existsSync(path.join(root, 'test/unit/checks', `${id}.test.ts`)), `missing unit tests for ${id}`);
+        assert.ok(
+          existsSync(path.join(root, 'test/unit/checks', `${id}.test.ts`)),
+          `missing unit tests for ${id}`,
+        );
       });
       it('has integration tests test/integration/checks/<id>.test.ts', () => {
         assert.ok(
@@ -51,7 +54,10 @@ describe('the check catalogue', () => {
     for (const id of listCheckFiles()) {
       const module: Record<string, unknown> = await import(path.join(root, 'src/checks', `${id}.ts`));
       if (module.default === undefined) continue;
-      assert.ok(registered.has(id), `src/checks/${id}.ts exports a check that src/checks/index.ts does not list`);
+      assert.ok(
+        registered.has(id),
+        `src/checks/${id}.ts exports a check that src/checks/index.ts does not list`,
+      );
     }
   });
 });
