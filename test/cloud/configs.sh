@@ -1,41 +1,53 @@
 # Writes every configuration file of the test cloud under $ETC (sourced by up.sh).
 # shellcheck shell=bash
 
-db_url() { echo "mysql+pymysql://stackdoctor:$(secret db)@127.0.0.1:3306/$1?charset=utf8"; }
-transport_url() { echo "rabbit://stackdoctor:$(secret rabbit)@127.0.0.1:5672/"; }
-
-# keystone_authtoken-style section for service user $1 (keystonemiddleware / keystoneauth)
-auth_section() {
-  cat <<EOT
-auth_type = password
+# Config text is built in variables, without $(...) subshells: each fork costs
+# ~50 ms on this kind of VM under load, and there are dozens.
+declare -gA SECRET AUTH AUTHTOKEN DBURL
+load_config_vars() {
+  local n
+  for n in db rabbit admin sd-member nova placement glance neutron mistral; do
+    IFS= read -r "SECRET[$n]" < "$SECRETS/$n"
+  done
+  for n in keystone placement glance nova_api nova nova_cell0 neutron mistral; do
+    DBURL[$n]="mysql+pymysql://stackdoctor:${SECRET[db]}@127.0.0.1:3306/$n?charset=utf8"
+  done
+  TRANSPORT_URL="rabbit://stackdoctor:${SECRET[rabbit]}@127.0.0.1:5672/"
+  for n in nova placement glance neutron mistral; do
+    # keystoneauth password plugin options of service user $n
+    AUTH[$n]="auth_type = password
 auth_url = http://127.0.0.1:5000/v3
 project_domain_name = Default
 user_domain_name = Default
 project_name = service
-username = $1
-password = $(secret "$1")
-region_name = RegionOne
-EOT
-}
-
-authtoken_section() {
-  cat <<EOT
-[keystone_authtoken]
+username = $n
+password = ${SECRET[$n]}
+region_name = RegionOne"
+    AUTHTOKEN[$n]="[keystone_authtoken]
 www_authenticate_uri = http://127.0.0.1:5000/v3
-$(auth_section "$1")
+${AUTH[$n]}
 service_token_roles_required = true
 # validated tokens are cached in-process, keystone is asked once per token
 memcached_servers =
-token_cache_time = 300
-EOT
+token_cache_time = 300"
+  done
 }
+db_url() { load_config_vars; echo "${DBURL[$1]}"; }
 
-write_file() { # write_file PATH MODE  (content on stdin)
-  local tmp; tmp="$(mktemp "$1.XXXX")"
-  cat > "$tmp"; chmod "$2" "$tmp"; mv -f "$tmp" "$1"
+# write_file PATH (content on stdin). Builtins only: a fork+exec costs ~50 ms on
+# this kind of VM under load, and there are dozens of files. Files are created
+# 0600 (write_configs sets umask 077); they hold passwords.
+write_file() {
+  local content
+  IFS= read -r -d '' content || true
+  printf '%s' "$content" > "$1"
 }
 
 write_configs() {
+  local saved_umask
+  saved_umask="$(umask)"
+  umask 077
+  load_config_vars
   # seed.sh faults that live in configuration
   local mistral_actions=true nova_ffu_check=false
   [ -e "$STAMPS/seed-mistral" ] && mistral_actions=false
@@ -44,7 +56,7 @@ write_configs() {
            "$DATA"/{mysql,rabbitmq,keystone/fernet-keys,keystone/credential-keys,glance/images,glance/staging,glance/tasks,nova,nova-compute-1,nova-compute-2,mistral,locks}
   chmod 700 "$DATA/keystone/fernet-keys" "$DATA/keystone/credential-keys"
 
-  write_file "$ETC/mysql/my.cnf" 600 <<EOT
+  write_file "$ETC/mysql/my.cnf" <<EOT
 [mysqld]
 user = root
 datadir = $DATA/mysql
@@ -70,10 +82,10 @@ socket = $RUN/mysqld.sock
 EOT
 
   # RabbitMQ: loopback only; the default user is created on the first boot.
-  write_file "$ETC/rabbitmq/rabbitmq.conf" 600 <<EOT
+  write_file "$ETC/rabbitmq/rabbitmq.conf" <<EOT
 listeners.tcp.1 = 127.0.0.1:5672
 default_user = stackdoctor
-default_pass = $(secret rabbit)
+default_pass = ${SECRET[rabbit]}
 default_vhost = /
 loopback_users = none
 log.console = true
@@ -82,14 +94,14 @@ log.file = false
 vm_memory_high_watermark.absolute = 512MiB
 disk_free_limit.absolute = 50MB
 EOT
-  echo '[].' | write_file "$ETC/rabbitmq/enabled_plugins" 644
-  : | write_file "$ETC/rabbitmq/rabbitmq-env.conf" 644
+  echo '[].' | write_file "$ETC/rabbitmq/enabled_plugins"
+  : | write_file "$ETC/rabbitmq/rabbitmq-env.conf"
 
-  write_file "$ETC/keystone/keystone.conf" 600 <<EOT
+  write_file "$ETC/keystone/keystone.conf" <<EOT
 [DEFAULT]
 use_stderr = true
 [database]
-connection = $(db_url keystone)
+connection = ${DBURL[keystone]}
 [token]
 provider = fernet
 [fernet_tokens]
@@ -102,17 +114,17 @@ enabled = true
 backend = dogpile.cache.memory
 EOT
 
-  write_file "$ETC/placement/placement.conf" 600 <<EOT
+  write_file "$ETC/placement/placement.conf" <<EOT
 [DEFAULT]
 use_stderr = true
 [api]
 auth_strategy = keystone
 [placement_database]
-connection = $(db_url placement)
-$(authtoken_section placement)
+connection = ${DBURL[placement]}
+${AUTHTOKEN[placement]}
 EOT
 
-  write_file "$ETC/glance/glance-api.conf" 600 <<EOT
+  write_file "$ETC/glance/glance-api.conf" <<EOT
 [DEFAULT]
 use_stderr = true
 bind_host = 127.0.0.1
@@ -121,8 +133,8 @@ workers = 1
 enabled_backends = fs:file
 show_image_direct_url = false
 [database]
-connection = $(db_url glance)
-$(authtoken_section glance)
+connection = ${DBURL[glance]}
+${AUTHTOKEN[glance]}
 [paste_deploy]
 flavor = keystone
 config_file = $PKGROOT/usr/share/glance-common/glance-api-paste.ini
@@ -138,7 +150,7 @@ filesystem_store_datadir = $DATA/glance/tasks
 lock_path = $DATA/locks
 EOT
 
-  write_file "$ETC/neutron/neutron.conf" 600 <<EOT
+  write_file "$ETC/neutron/neutron.conf" <<EOT
 [DEFAULT]
 use_stderr = true
 bind_host = 127.0.0.1
@@ -146,7 +158,7 @@ bind_port = 9696
 core_plugin = ml2
 service_plugins =
 auth_strategy = keystone
-transport_url = $(transport_url)
+transport_url = $TRANSPORT_URL
 api_paste_config = $PKGROOT/usr/share/neutron-common/api-paste.ini
 state_path = $DATA/neutron
 # API only: no separate RPC / state-report workers, one API worker
@@ -156,10 +168,10 @@ rpc_state_report_workers = 0
 notify_nova_on_port_status_changes = false
 notify_nova_on_port_data_changes = false
 [database]
-connection = $(db_url neutron)
-$(authtoken_section neutron)
+connection = ${DBURL[neutron]}
+${AUTHTOKEN[neutron]}
 [nova]
-$(auth_section nova)
+${AUTH[nova]}
 [oslo_concurrency]
 lock_path = $DATA/locks
 [ml2]
@@ -171,19 +183,19 @@ extension_drivers = port_security
 flat_networks = *
 EOT
 
-  write_file "$ETC/mistral/mistral.conf" 600 <<EOT
+  write_file "$ETC/mistral/mistral.conf" <<EOT
 [DEFAULT]
 use_stderr = true
-transport_url = $(transport_url)
+transport_url = $TRANSPORT_URL
 [api]
 host = 127.0.0.1
 port = 8989
 api_workers = 1
 [database]
-connection = $(db_url mistral)
+connection = ${DBURL[mistral]}
 [pecan]
 auth_enable = true
-$(authtoken_section mistral)
+${AUTHTOKEN[mistral]}
 [oslo_policy]
 policy_file = $PKGROOT/usr/share/mistral-common/policy.json
 [legacy_action_provider]
@@ -194,12 +206,12 @@ EOT
   # nova.conf: API, conductor, scheduler and nova-manage. Computes get their own
   # files below: no database credentials, no [upgrade_levels].
   local nova_common
-  nova_common="$(cat <<EOT
+  IFS= read -r -d '' nova_common <<EOT || true
 [placement]
-$(auth_section nova)
+${AUTH[nova]}
 valid_interfaces = public
 [neutron]
-$(auth_section nova)
+${AUTH[nova]}
 valid_interfaces = public
 [glance]
 valid_interfaces = public
@@ -207,7 +219,7 @@ valid_interfaces = public
 os_region_name = RegionOne
 [service_user]
 send_service_user_token = true
-$(auth_section nova)
+${AUTH[nova]}
 [oslo_concurrency]
 lock_path = $DATA/locks
 [oslo_messaging_notifications]
@@ -219,12 +231,11 @@ enabled = false
 [wsgi]
 api_paste_config = $ETC/nova/api-paste.ini
 EOT
-)"
-  write_file "$ETC/nova/nova.conf" 600 <<EOT
+  write_file "$ETC/nova/nova.conf" <<EOT
 [DEFAULT]
 use_stderr = true
 host = sd-controller
-transport_url = $(transport_url)
+transport_url = $TRANSPORT_URL
 my_ip = 127.0.0.1
 state_path = $DATA/nova
 enabled_apis = osapi_compute
@@ -232,9 +243,9 @@ compute_driver = fake.FakeDriver
 [api]
 auth_strategy = keystone
 [api_database]
-connection = $(db_url nova_api)
+connection = ${DBURL[nova_api]}
 [database]
-connection = $(db_url nova)
+connection = ${DBURL[nova]}
 [conductor]
 workers = 1
 [scheduler]
@@ -246,16 +257,21 @@ compute = auto
 # true only while seed.sh's stale sd-compute-2 row (version 22) exists: without
 # it nova-api/conductor/scheduler refuse to (re)start (TooOldComputeService)
 disable_compute_service_check_for_ffu = $nova_ffu_check
-$(authtoken_section nova)
+${AUTHTOKEN[nova]}
 $nova_common
+EOT
+  # only for "nova-manage db sync --local_cell" of cell0 (see up.sh)
+  write_file "$ETC/nova/nova-cell0-sync.conf" <<EOT
+[database]
+connection = ${DBURL[nova_cell0]}
 EOT
   local i
   for i in 1 2; do
-    write_file "$ETC/nova/nova-compute-$i.conf" 600 <<EOT
+    write_file "$ETC/nova/nova-compute-$i.conf" <<EOT
 [DEFAULT]
 use_stderr = true
 host = sd-compute-$i
-transport_url = $(transport_url)
+transport_url = $TRANSPORT_URL
 my_ip = 127.0.0.1
 state_path = $DATA/nova-compute-$i
 instances_path = $DATA/nova-compute-$i/instances
@@ -268,24 +284,25 @@ EOT
   cp -f "$PKGROOT/usr/share/nova-common/api-paste.ini" "$ETC/nova/api-paste.ini"
 
   # WSGI entry files for uwsgi
-  write_file "$ETC/wsgi/keystone.py" 644 <<'EOT'
+  write_file "$ETC/wsgi/keystone.py" <<'EOT'
 from keystone.server.wsgi import initialize_public_application
 application = initialize_public_application()
 EOT
-  write_file "$ETC/wsgi/placement.py" 644 <<'EOT'
+  write_file "$ETC/wsgi/placement.py" <<'EOT'
 from placement.wsgi import init_application
 application = init_application()
 EOT
-  write_file "$ETC/wsgi/nova-api.py" 644 <<'EOT'
+  write_file "$ETC/wsgi/nova-api.py" <<'EOT'
 from nova.api.openstack.compute.wsgi import init_application
 application = init_application()
 EOT
+  umask "$saved_umask"
 }
 
 # Console scripts named like Debian's, so `ps`/`pgrep -a nova-compute` find them.
 write_bin() {
   mkdir -p "$STATE/bin"
-  local spec name mod fn
+  local spec name mod fn new=0
   for spec in nova-compute:nova.cmd.compute:main nova-conductor:nova.cmd.conductor:main \
               nova-scheduler:nova.cmd.scheduler:main nova-manage:nova.cmd.manage:main \
               nova-status:nova.cmd.status:main \
@@ -295,7 +312,8 @@ write_bin() {
               mistral-server:mistral.cmd.launch:main \
               mistral-db-manage:mistral.db.sqlalchemy.migration.cli:main; do
     IFS=: read -r name mod fn <<< "$spec"
-    write_file "$STATE/bin/$name" 755 <<EOT
+    [ -x "$STATE/bin/$name" ] || new=1
+    write_file "$STATE/bin/$name" <<EOT
 #!$PY
 import sys
 from $mod import $fn
@@ -303,4 +321,5 @@ if __name__ == '__main__':
     sys.exit($fn())
 EOT
   done
+  [ "$new" = 0 ] || chmod 755 "$STATE"/bin/*
 }

@@ -46,7 +46,7 @@ die() { log "ERROR: $*"; exit 1; }
 # (parsed after the last ")": the command name may contain spaces)
 proc_starttime() {
   local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 0
+  { IFS= read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 0
   stat="${stat##*) }"
   # shellcheck disable=SC2086
   set -- $stat
@@ -93,7 +93,7 @@ svc_ready() {
 # pid_running PID STARTTIME: the process still exists and is not a zombie
 pid_running() {
   local stat
-  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  { IFS= read -r stat < "/proc/$1/stat"; } 2>/dev/null || return 1
   [ -n "$stat" ] || return 1
   stat="${stat##*) }"                      # fields after "(comm) ": state is field 3
   # shellcheck disable=SC2086
@@ -122,7 +122,7 @@ stop_svc() {
   rm -f "$RUN/$name.pid"
 }
 
-secret() { cat "$SECRETS/$1"; }
+secret() { printf '%s' "$(<"$SECRETS/$1")"; }
 
 start_if_down() { # start_if_down NAME CMD...
   local name="$1"; shift

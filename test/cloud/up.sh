@@ -120,71 +120,98 @@ if [ ! -e "$STAMPS/databases" ]; then
   touch "$STAMPS/databases"
 fi
 
-# --- schema syncs, in parallel ------------------------------------------------------
+# --- lanes: each service syncs its schema, then starts; all lanes run in parallel --------
+# (first run: the syncs dominate; on 2 shared cores more parallel work also means
+# a larger share of the CPU). Nova waits for the identity data: its conductor and
+# scheduler authenticate to Placement at start.
 KEYSTONE_MANAGE=(/usr/bin/keystone-manage --config-file "$ETC/keystone/keystone.conf")
 NOVA_MANAGE=("$STATE/bin/nova-manage" --config-file "$ETC/nova/nova.conf")
-sync_keystone() {
-  run_step keystone-db keystone-manage "${KEYSTONE_MANAGE[@]}" db_sync
-  run_step keystone-fernet keystone-manage "${KEYSTONE_MANAGE[@]}" fernet_setup --keystone-user root --keystone-group root
-  run_step keystone-credential keystone-manage "${KEYSTONE_MANAGE[@]}" credential_setup --keystone-user root --keystone-group root
+IDENTITY_READY="$RUN/identity-ready"
+LANE_FAILED="$RUN/lane-failed"
+rm -f "$IDENTITY_READY" "$LANE_FAILED"
+
+lane_keystone() {
+  # key repositories need no database: set them up while the schema syncs
+  local p1 p2 p3
+  run_step keystone-db keystone-manage "${KEYSTONE_MANAGE[@]}" db_sync & p1=$!
+  run_step keystone-fernet keystone-manage "${KEYSTONE_MANAGE[@]}" fernet_setup --keystone-user root --keystone-group root & p2=$!
+  run_step keystone-credential keystone-manage "${KEYSTONE_MANAGE[@]}" credential_setup --keystone-user root --keystone-group root & p3=$!
+  wait $p1 || return 1; wait $p2 || return 1; wait $p3 || return 1
   run_step keystone-bootstrap keystone-manage env OS_BOOTSTRAP_PASSWORD="$(secret admin)" "${KEYSTONE_MANAGE[@]}" bootstrap \
     --bootstrap-username admin --bootstrap-project-name admin --bootstrap-role-name admin \
     --bootstrap-service-name keystone --bootstrap-region-id RegionOne \
     --bootstrap-admin-url http://127.0.0.1:5000/v3 --bootstrap-internal-url http://127.0.0.1:5000/v3 \
-    --bootstrap-public-url http://127.0.0.1:5000/v3
+    --bootstrap-public-url http://127.0.0.1:5000/v3 || return 1
+  uwsgi_svc keystone 5000 1 8 "$ETC/wsgi/keystone.py" OS_KEYSTONE_CONFIG_DIR="$ETC/keystone" || return 1
+  wait_ready keystone 300 || return 1
+  if [ ! -e "$STAMPS/provisioned" ] || [ ! -e "$STATE/cloud.env" ]; then
+    STATE="$STATE" "$PY" "$CLOUD_SRC/provision.py" identity >>"$LOG/provision.log" 2>&1 \
+      || { tail -n 40 "$LOG/provision.log" >&2; die "provisioning identity failed"; }
+    log "identity provisioned ($(elapsed))"
+  fi
+  touch "$IDENTITY_READY"
 }
-sync_nova() {
-  run_step nova-api-db nova-manage "${NOVA_MANAGE[@]}" api_db sync
-  run_step nova-cell0 nova-manage "${NOVA_MANAGE[@]}" cell_v2 map_cell0 --database_connection "$(db_url nova_cell0)"
+lane_placement() {
+  run_step placement-db placement-manage /usr/bin/placement-manage --config-file "$ETC/placement/placement.conf" db sync || return 1
+  uwsgi_svc placement 8778 1 4 "$ETC/wsgi/placement.py" OS_PLACEMENT_CONFIG_DIR="$ETC/placement" || return 1
+}
+lane_glance() {
+  run_step glance-db glance-manage "$STATE/bin/glance-manage" --config-file "$ETC/glance/glance-api.conf" db_sync || return 1
+  start_if_down glance "$STATE/bin/glance-api" --config-file "$ETC/glance/glance-api.conf" || return 1
+}
+lane_neutron() {
+  run_step neutron-db neutron-db-manage "$STATE/bin/neutron-db-manage" --config-file "$ETC/neutron/neutron.conf" upgrade heads || return 1
+  start_if_down neutron "$STATE/bin/neutron-server" --config-file "$ETC/neutron/neutron.conf" || return 1
+}
+lane_mistral() {
+  run_step mistral-db mistral-db-manage "$STATE/bin/mistral-db-manage" --config-file "$ETC/mistral/mistral.conf" upgrade head || return 1
+  start_mistral_api || return 1
+}
+lane_nova() {
+  # the API DB, cell1 and cell0 schemas are independent: sync them in parallel
+  # (cell0 through a config whose [database] points at nova_cell0)
+  local p1 p2 p3
+  run_step nova-api-db nova-manage "${NOVA_MANAGE[@]}" api_db sync & p1=$!
+  run_step nova-db nova-manage "${NOVA_MANAGE[@]}" db sync --local_cell & p2=$!
+  run_step nova-cell0-db nova-manage "${NOVA_MANAGE[@]}" --config-file "$ETC/nova/nova-cell0-sync.conf" \
+    db sync --local_cell & p3=$!
+  wait $p1 || return 1; wait $p2 || return 1; wait $p3 || return 1
+  run_step nova-cell0 nova-manage "${NOVA_MANAGE[@]}" cell_v2 map_cell0 --database_connection "$(db_url nova_cell0)" || return 1
   if [ ! -e "$STAMPS/nova-cell1" ]; then
     if ! "${NOVA_MANAGE[@]}" cell_v2 list_cells 2>>"$LOG/nova-manage.log" | grep -q ' cell1 '; then
-      run_step nova-cell1 nova-manage "${NOVA_MANAGE[@]}" cell_v2 create_cell --name cell1
+      run_step nova-cell1 nova-manage "${NOVA_MANAGE[@]}" cell_v2 create_cell --name cell1 || return 1
     fi
     touch "$STAMPS/nova-cell1"
   fi
-  run_step nova-db nova-manage "${NOVA_MANAGE[@]}" db sync
+  local i=0
+  while [ ! -e "$IDENTITY_READY" ]; do
+    [ -e "$LANE_FAILED" ] && return 1
+    i=$((i + 1)); [ $i -gt 2400 ] && { log "timeout waiting for the identity data"; return 1; }
+    sleep 0.25
+  done
+  # Nova services retry their RabbitMQ and conductor connections: start them together.
+  start_if_down nova-conductor "$STATE/bin/nova-conductor" --config-file "$ETC/nova/nova.conf" || return 1
+  start_if_down nova-scheduler "$STATE/bin/nova-scheduler" --config-file "$ETC/nova/nova.conf" || return 1
+  # nova-api is eventlet-patched: one thread per process, or requests hang.
+  uwsgi_svc nova-api 8774 2 1 "$ETC/wsgi/nova-api.py" OS_NOVA_CONFIG_DIR="$ETC/nova" || return 1
+  start_nova_compute 1 || return 1
+  # seed.sh stops sd-compute-2 on purpose (stale service row); keep it down until --undo
+  if [ ! -e "$STAMPS/seed-stale-compute" ]; then start_nova_compute 2 || return 1; fi
 }
-pids=()
-sync_keystone & pids+=($!)
-run_step placement-db placement-manage /usr/bin/placement-manage --config-file "$ETC/placement/placement.conf" db sync & pids+=($!)
-run_step glance-db glance-manage "$STATE/bin/glance-manage" --config-file "$ETC/glance/glance-api.conf" db_sync & pids+=($!)
-sync_nova & pids+=($!)
-run_step neutron-db neutron-db-manage "$STATE/bin/neutron-db-manage" --config-file "$ETC/neutron/neutron.conf" upgrade heads & pids+=($!)
-run_step mistral-db mistral-db-manage "$STATE/bin/mistral-db-manage" --config-file "$ETC/mistral/mistral.conf" upgrade head & pids+=($!)
+
+# a lane stops at its first failure (explicit "|| return 1": errexit does not
+# apply inside a function whose status is tested); wait_ready/die exit the subshell
+run_lane() { ( "lane_$1" ) || { touch "$LANE_FAILED"; return 1; }; }
+lanes=()
+for l in keystone placement glance neutron mistral nova; do run_lane "$l" & lanes+=($!); done
 failed=0
-for p in "${pids[@]}"; do wait "$p" || failed=1; done
-[ "$failed" = 0 ] || die "a database sync failed (see above)"
-log "databases in sync ($(elapsed))"
+for p in "${lanes[@]}"; do wait "$p" || failed=1; done
+[ "$failed" = 0 ] || die "starting the cloud failed (see above)"
 
-# --- API services ---------------------------------------------------------------------
-uwsgi_svc keystone 5000 1 8 "$ETC/wsgi/keystone.py" OS_KEYSTONE_CONFIG_DIR="$ETC/keystone"
-uwsgi_svc placement 8778 1 4 "$ETC/wsgi/placement.py" OS_PLACEMENT_CONFIG_DIR="$ETC/placement"
-start_if_down glance "$STATE/bin/glance-api" --config-file "$ETC/glance/glance-api.conf"
-start_if_down neutron "$STATE/bin/neutron-server" --config-file "$ETC/neutron/neutron.conf"
-start_mistral_api
-wait_ready keystone 120
-
-# --- identity, catalog, flavor, image (idempotent) ------------------------------------
-if [ ! -e "$STAMPS/provisioned" ] || [ ! -e "$STATE/cloud.env" ]; then
-  STATE="$STATE" "$PY" "$CLOUD_SRC/provision.py" identity >>"$LOG/provision.log" 2>&1 \
-    || { tail -n 40 "$LOG/provision.log" >&2; die "provisioning identity failed"; }
-  log "identity provisioned ($(elapsed))"
-fi
-
-# Nova services retry their RabbitMQ and conductor connections: start them all
-# now and wait once (the machine has 2 cores; startup is mostly CPU-bound imports).
-start_if_down nova-conductor "$STATE/bin/nova-conductor" --config-file "$ETC/nova/nova.conf"
-start_if_down nova-scheduler "$STATE/bin/nova-scheduler" --config-file "$ETC/nova/nova.conf"
-# nova-api is eventlet-patched: one thread per process, or requests hang.
-uwsgi_svc nova-api 8774 2 1 "$ETC/wsgi/nova-api.py" OS_NOVA_CONFIG_DIR="$ETC/nova"
-start_nova_compute 1
-# seed.sh stops sd-compute-2 on purpose (stale service row); keep it down until --undo
-[ -e "$STAMPS/seed-stale-compute" ] || \
-  start_nova_compute 2
-for s in rabbitmq placement glance neutron mistral-api nova-api nova-conductor nova-scheduler nova-compute-1; do
-  wait_ready "$s" 150
+for s in rabbitmq keystone placement glance neutron mistral-api nova-api nova-conductor nova-scheduler nova-compute-1; do
+  wait_ready "$s" 300
 done
-[ -e "$STAMPS/seed-stale-compute" ] || wait_ready nova-compute-2 150
+[ -e "$STAMPS/seed-stale-compute" ] || wait_ready nova-compute-2 300
 
 # --- computes: discover into cell1, wait for hypervisors and resource providers ---------
 expect_up="sd-compute-1"; [ -e "$STAMPS/seed-stale-compute" ] || expect_up="sd-compute-1 sd-compute-2"
