@@ -113,9 +113,9 @@ describe('stackdoctor serve', () => {
   });
 
   it('serves the versioned JSON document', async () => {
-    const report: { schema: string; checks: { id: string }[] } = await (
-      await fetch(`${baseUrl}api/v1/report`)
-    ).json();
+    const report = z
+      .object({ schema: z.string(), checks: z.array(z.object({ id: z.string() })) })
+      .parse(await (await fetch(`${baseUrl}api/v1/report`)).json());
     assert.equal(report.schema, 'stackdoctor.check/v1');
     assert.deepEqual(
       report.checks.map((check: { id: string }) => check.id),
