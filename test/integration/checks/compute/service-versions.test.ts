@@ -85,6 +85,28 @@ function cloudScript(command: string): Promise<{ code: number; stdout: string; s
   });
 }
 
+/**
+ * Holds the cloud scripts' lock ($STATE/.lock, flock) for the whole file: this test stops and restarts a
+ * compute and edits its row, so up.sh, down.sh and seed.sh must wait until everything is restored. The lock
+ * is held by a `flock` child and released when its stdin closes, also when this process dies.
+ */
+function takeCloudLock(): Promise<() => void> {
+  return new Promise((resolve, reject) => {
+    const holder = spawn(
+      'flock',
+      ['-w', '900', path.join(stateDir, '.lock'), 'sh', '-c', 'echo locked; exec cat >/dev/null'],
+      {
+        stdio: ['pipe', 'pipe', 'inherit'],
+      },
+    );
+    holder.once('error', reject);
+    holder.once('exit', (code) =>
+      reject(new Error(`could not take ${stateDir}/.lock (flock exited ${code})`)),
+    );
+    holder.stdout.once('data', () => resolve(() => holder.stdin.end()));
+  });
+}
+
 async function cellSql(sql: string, values: (string | number)[] = []): Promise<unknown[]> {
   const url = parseDatabaseUrl(cellDbUrl);
   const connection = await createConnection({
@@ -178,12 +200,16 @@ describe(checkId, { timeout: 900_000 }, () => {
   const journalDir = temporaryJournalDir();
   const cli = (args: string[]) => runCli([...args, '--os-cloud', adminCloud, '--journal-dir', journalDir]);
 
+  let releaseLock: (() => void) | undefined;
+
   before(async () => {
+    releaseLock = await takeCloudLock();
     cloud = await openCloud();
   });
   after(async () => {
     await cloud?.close();
     rmSync(journalDir, { recursive: true, force: true });
+    releaseLock?.();
   });
 
   it('names the stale Pike row and the cap it causes; force-down clears it, undo restores it', async () => {
