@@ -1,3 +1,4 @@
+import type { Host, HostOutcome, HostSpec } from '../hosts/index.js';
 import type { CloudSession, HttpMethod, MicroversionedService, ServiceType } from '../openstack/types.js';
 import type { Json, JsonObject } from './json.js';
 import type { Logger } from './logger.js';
@@ -49,6 +50,8 @@ export interface FindingInput {
   fixable?: boolean;
   /** `suspected` findings are reported but never fixed (e.g. awaiting a confirming second sweep). */
   confidence?: 'confirmed' | 'suspected';
+  /** Default: the cloud. Host checks name the host each finding is about. */
+  target?: FindingTarget;
 }
 
 export interface FindingTarget {
@@ -112,8 +115,22 @@ export interface FixStep {
   destructive?: boolean;
 }
 
+/**
+ * The hosts a run looks at (`--host`, `-i`/`--limit`, `--hypervisors`, `--root`, or this machine), given to
+ * host checks by the CLI. Checks never open ssh themselves.
+ */
+export interface HostProvider {
+  list(): Promise<HostSpec[]>;
+  /** Also hosts list() does not name: undo reopens the host a journal entry names. */
+  open(spec: HostSpec): Promise<Host>;
+  /** `work` on every listed host, `--forks` at once; an unreachable host comes back `skipped`, the rest go on. */
+  forEach<T>(work: (host: Host, signal: AbortSignal) => Promise<T>): Promise<HostOutcome<T>[]>;
+}
+
 export interface CheckContext {
   readonly cloud: CloudSession;
+  /** Undefined where the caller offers no hosts (host checks then report that they cannot run). */
+  readonly hosts?: HostProvider | undefined;
   /** `--set NAME=VALUE` values given on the command line. */
   readonly parameters: Readonly<Record<string, string>>;
   readonly now: () => Date;

@@ -113,7 +113,9 @@ async function runOneCheck(
   });
   try {
     const collect = async () => {
-      for await (const input of check.detect(ctx)) findings.push(completeFinding(check, target, input));
+      for await (const input of check.detect(ctx)) {
+        findings.push(completeFinding(check, input.target ?? target, input));
+      }
     };
     await Promise.race([collect(), timeout]);
   } catch (error) {
