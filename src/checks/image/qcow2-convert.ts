@@ -46,8 +46,8 @@ export const convertParameters = {
 
 export interface ConvertCheckDeps {
   convert?: ConvertDeps;
-  /** The new image's id, chosen before it exists so the journal can name it. */
-  newImageId?: () => string;
+  /** The new image's id for a source image, chosen before it exists so the journal can name it. */
+  newImageId?: (sourceId: string) => string;
 }
 
 function readYesNo(parameters: Readonly<Record<string, string>>, name: string): boolean {
@@ -235,7 +235,7 @@ export async function planImageConversion(
 }
 
 export function createQcow2ConvertCheck(deps: ConvertCheckDeps = {}): Check {
-  const newImageId = deps.newImageId ?? randomUUID;
+  const newImageId = deps.newImageId ?? (() => randomUUID());
   return defineCheck({
     meta: {
       id: 'image/qcow2-convert',
@@ -280,7 +280,7 @@ export function createQcow2ConvertCheck(deps: ConvertCheckDeps = {}): Check {
     async plan(finding, ctx) {
       const image = await getImage(ctx.cloud, finding.resource.id);
       if (image === null) return [];
-      const plan = await planImageConversion(ctx, image, newImageId());
+      const plan = await planImageConversion(ctx, image, newImageId(image.id));
       if (plan.tempBytesNeeded !== undefined && plan.tempBytesNeeded > plan.tempBytesFree) {
         throw new ImageConvertError(
           'convert-disk-space',

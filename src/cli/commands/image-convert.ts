@@ -80,8 +80,15 @@ export async function runImageConvert(
   const controller = new AbortController();
   const progress = createProgressPrinter(environment.stderr);
   const failures: unknown[] = [];
+  // The ids shown in the dry run are the ids the images get: the fixer's re-plan asks for them again.
+  const plannedIds = new Map<string, string>();
+  const idFor = (sourceId: string) => {
+    const id = plannedIds.get(sourceId) ?? randomUUID();
+    plannedIds.set(sourceId, id);
+    return id;
+  };
   const check = captureProcedureFailures(
-    createQcow2ConvertCheck({ convert: { onProgress: progress.update } }),
+    createQcow2ConvertCheck({ convert: { onProgress: progress.update }, newImageId: idFor }),
     failures,
   );
   // Ctrl-C: stop the pipeline, let it delete its temporary files and any half-made image, then exit.
@@ -101,7 +108,7 @@ export async function runImageConvert(
     for (const reference of references) {
       const found = await resolveImage(cloud, reference);
       const finding = await findConvertible(check, ctx, found);
-      const plan = await planImageConversion(ctx, found, randomUUID());
+      const plan = await planImageConversion(ctx, found, idFor(found.id));
       plans.push(plan);
       planned.push({ check, finding, steps: buildConversionSteps(plan) });
     }
@@ -125,6 +132,8 @@ export async function runImageConvert(
       log.warn(`dry run: ${plans.length} image(s) would be converted; re-run with --apply`);
       return ExitCode.fixNotApplied;
     }
+    if (controller.signal.aborted)
+      throw new ImageConvertError('convert-aborted', 'interrupted before anything changed');
     if (options.deactivateOld && !options.yes) {
       const agreed = await deps.confirm(
         'deactivate the retired qcow2 images (their data can no longer be downloaded)?',
