@@ -17,7 +17,19 @@ export interface CommonOptions {
   color?: boolean;
 }
 
-export interface RunOptions extends CommonOptions {
+/** Where host checks look: `--host`, an Ansible inventory, Nova's hypervisors, a collected copy, or here. */
+export interface HostOptions {
+  host: string[];
+  inventory?: string;
+  limit: string[];
+  forks: number;
+  root?: string;
+  hypervisors?: boolean;
+  acceptNewHostKeys?: boolean;
+  sshConfig?: string;
+}
+
+export interface RunOptions extends CommonOptions, HostOptions {
   failOn: Severity;
   timeout: number;
   concurrency: number;
@@ -46,7 +58,7 @@ export function addCommonOptions(command: Command): Command {
 }
 
 export function addRunOptions(command: Command): Command {
-  return addCommonOptions(command)
+  return addHostOptions(addCommonOptions(command))
     .option('--fail-on <severity>', 'lowest severity that changes the exit code', parseSeverity, 'warning')
     .option('--timeout <seconds>', 'time limit per check', parsePositiveInteger, 300)
     .option('--concurrency <n>', 'checks run at once', parsePositiveInteger, 4)
@@ -55,6 +67,31 @@ export function addRunOptions(command: Command): Command {
       'a check parameter (repeatable; see `stackdoctor explain CHECK`)',
       collect,
       [],
+    );
+}
+
+export function addHostOptions(command: Command): Command {
+  return command
+    .option(
+      '--host <[user@]name[:port]>',
+      'a host for host checks (repeatable; default: this machine)',
+      collect,
+      [],
+    )
+    .option('-i, --inventory <file>', 'Ansible inventory (INI or YAML), as kolla-ansible and OSISM use')
+    .option(
+      '--limit <pattern>',
+      'inventory hosts or groups, as ansible --limit takes them (repeatable)',
+      collect,
+      [],
+    )
+    .option('--hypervisors', 'host checks look at the hypervisors Nova reports')
+    .option('--forks <n>', 'hosts worked on at once', parsePositiveInteger, 10)
+    .option('--root <dir>', "a collected copy of one host's files: read only, commands and writes refused")
+    .option('--ssh-config <file>', 'ssh -F file (default: ~/.ssh/config)')
+    .option(
+      '--accept-new-host-keys',
+      'trust host keys seen for the first time (recorded); changed keys are still refused',
     );
 }
 

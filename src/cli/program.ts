@@ -2,6 +2,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import { Command, CommanderError } from 'commander';
 import { allChecks } from '../checks/index.js';
+import type { Severity } from '../core/check.js';
 import { describeError, ExitCode, StackdoctorError, UsageError } from '../core/errors.js';
 import { exitCodeForResults } from '../core/exit-codes.js';
 import { applyFixes, planFixes } from '../core/fixer.js';
@@ -18,7 +19,14 @@ import { renderOutcomes, renderPlan } from './commands/fix.js';
 import { addImageConvertCommand } from './commands/image-convert.js';
 import { listRuns, renderUndoOutcomes, renderUndoPlan, showRun } from './commands/journal.js';
 import { listChecks } from './commands/list.js';
+import { exitCodeForScan, renderScan, scanLogPaths } from './commands/logs.js';
 import { CheckService, parseListen } from './commands/serve.js';
+import {
+  knownPeersFromCatalog,
+  renderTrace,
+  type TraceOptions,
+  traceLocalService,
+} from './commands/trace.js';
 import { connectCloud } from './connect.js';
 import { createCheckContext } from './context.js';
 import { type CliEnvironment, journalDirectory, processEnvironment, useColour } from './environment.js';
@@ -29,6 +37,7 @@ import {
   type CommonOptions,
   parseParameters,
   parsePositiveInteger,
+  parseSeverity,
   type RunOptions,
 } from './options.js';
 import { version } from './version.js';
@@ -289,6 +298,45 @@ export async function runCli(
       });
       await service.stop();
       await cloud.close();
+    });
+
+  addCommonOptions(
+    program.command('logs').argument('<paths...>', 'log files or directories (kolla: /var/log/kolla)'),
+  )
+    .description('scan logs for the signatures of known failures (rotated and gzipped files too)')
+    .option(
+      '--host-from-path <regex>',
+      'a regular expression with a named group "host" applied to paths below each directory',
+    )
+    .option('--fail-on <severity>', 'lowest severity that changes the exit code', parseSeverity, 'warning')
+    .action(async (paths: string[], options: CommonOptions & { hostFromPath?: string; failOn: Severity }) => {
+      loggerFor(options);
+      const result = await scanLogPaths(paths, options);
+      print(renderScan(result, renderOptions(options)));
+      exitCode = exitCodeForScan(result, options.failOn);
+    });
+
+  addCommonOptions(
+    program.command('trace').argument('<service>', 'process name or pattern, as pgrep -f takes it'),
+  )
+    .description('show what a silent service is doing: processes, sockets and their peers, strace summary')
+    .option('--seconds <n>', 'how long to attach strace', parsePositiveInteger, 10)
+    .option('--raw-output <prefix>', 'keep the raw strace output in PREFIX.<pid>.strace')
+    .option('--describe-only', 'only /proc: no strace')
+    .option('--max-processes <n>', 'refuse to attach to more processes at once', parsePositiveInteger, 16)
+    .action(async (pattern: string, options: CommonOptions & TraceOptions) => {
+      const log = loggerFor(options);
+      // Peers are named from the catalog only when a cloud was named: trace must work on a host with no clouds.yaml.
+      let knownPeers = {};
+      if (options.osCloud !== undefined || environment.env.OS_CLOUD !== undefined) {
+        const cloud = await connectCloud(options, environment, log);
+        try {
+          knownPeers = await knownPeersFromCatalog(cloud, log);
+        } finally {
+          await cloud.close();
+        }
+      }
+      print(renderTrace(await traceLocalService(pattern, options, knownPeers), renderOptions(options)));
     });
 
   addCommonOptions(program.command('cloud'))
