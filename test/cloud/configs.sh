@@ -7,7 +7,8 @@ declare -gA SECRET AUTH AUTHTOKEN DBURL
 load_config_vars() {
   local n
   for n in db rabbit admin sd-member nova placement glance neutron mistral; do
-    IFS= read -r "SECRET[$n]" < "$SECRETS/$n"
+    # the files have no trailing newline: read returns 1 at EOF but sets the value
+    IFS= read -r "SECRET[$n]" < "$SECRETS/$n" || [ -n "${SECRET[$n]}" ] || die "empty secret $n"
   done
   for n in keystone placement glance nova_api nova nova_cell0 neutron mistral; do
     DBURL[$n]="mysql+pymysql://stackdoctor:${SECRET[db]}@127.0.0.1:3306/$n?charset=utf8"
