@@ -1,4 +1,4 @@
-import type { CheckContext } from '../core/check.js';
+import type { CheckContext, HostProvider } from '../core/check.js';
 import type { Logger } from '../core/logger.js';
 import type { CloudSession } from '../openstack/types.js';
 
@@ -8,6 +8,7 @@ export function createCheckContext(
   log: Logger,
   signal: AbortSignal,
   stateDirectory?: string,
+  hosts?: HostProvider,
 ): CheckContext {
-  return { cloud, parameters, log, signal, now: () => new Date(), stateDirectory };
+  return { cloud, parameters, log, signal, now: () => new Date(), stateDirectory, hosts };
 }

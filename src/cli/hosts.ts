@@ -18,7 +18,9 @@ import {
 } from '../hosts/index.js';
 import { listHypervisors } from '../openstack/compute.js';
 import type { CloudSession } from '../openstack/types.js';
-import type { HostOptions } from './options.js';
+import { connectCloud } from './connect.js';
+import { type CliEnvironment, journalDirectory } from './environment.js';
+import type { CommonOptions, HostOptions } from './options.js';
 
 /** A HostProvider the CLI owns: close() ends the ssh connections it opened. */
 export interface CliHostProvider extends HostProvider {
@@ -200,3 +202,51 @@ export function createCloudlessSession(label: string): CloudSession {
     close: async () => {},
   };
 }
+
+export interface RunTargets {
+  cloud: CloudSession;
+  hosts: CliHostProvider;
+  close(): Promise<void>;
+}
+
+/**
+ * The cloud session and hosts of one run. The cloud is connected only when something needs it, so host
+ * checks run on a machine without clouds.yaml; a host still busy shortly before the check's own time limit
+ * is skipped, so the other hosts' findings are still reported.
+ */
+export async function connectRunTargets(
+  needCloud: boolean,
+  options: CommonOptions & HostOptions & { timeout?: number },
+  environment: CliEnvironment,
+  log: Logger,
+  cloudLabel = noCloudLabel,
+): Promise<RunTargets> {
+  const cloud = needCloud
+    ? await connectCloud(options, environment, log)
+    : createCloudlessSession(cloudLabel);
+  const hosts = createHostProvider(options, {
+    cwd: environment.cwd,
+    log,
+    localName: os.hostname(),
+    listHypervisors: () => listHypervisorNames(cloud),
+    recordHostKey: hostKeyRecorder(
+      journalDirectory(options, environment),
+      environment.operator,
+      () => new Date(),
+    ),
+    ...(options.timeout === undefined
+      ? {}
+      : { perHostTimeoutMs: Math.max(1000, options.timeout * 1000 - 5000) }),
+  });
+  return {
+    cloud,
+    hosts,
+    close: async () => {
+      await hosts.close();
+      await cloud.close();
+    },
+  };
+}
+
+/** The `cloud` a host-only run's reports and journal name. */
+export const noCloudLabel = '(no cloud)';

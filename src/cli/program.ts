@@ -29,12 +29,15 @@ import {
 } from './commands/trace.js';
 import { connectCloud } from './connect.js';
 import { createCheckContext } from './context.js';
+import { connectRunTargets, needsCloud, noCloudLabel } from './hosts.js';
 import { type CliEnvironment, journalDirectory, processEnvironment, useColour } from './environment.js';
 import { createStderrLogger } from './logger.js';
 import {
   addCommonOptions,
+  addHostOptions,
   addRunOptions,
   type CommonOptions,
+  type HostOptions,
   parseParameters,
   parsePositiveInteger,
   parseSeverity,
@@ -48,7 +51,7 @@ interface FixOptions extends RunOptions {
   max: number;
 }
 
-interface UndoOptions extends CommonOptions {
+interface UndoOptions extends CommonOptions, HostOptions {
   apply?: boolean;
 }
 
@@ -110,12 +113,13 @@ export async function runCli(
       const parameters = parseParameters(options.set);
       validateParameters(checks, parameters);
       const log = loggerFor(options);
-      const cloud = await connectCloud(options, environment, log);
+      const targets = await connectRunTargets(needsCloud(checks, options), options, environment, log);
+      const { cloud, hosts } = targets;
       try {
         const startedAt = new Date();
         const results = await runChecks(
           checks,
-          (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options)),
+          (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options), hosts),
           {
             concurrency: options.concurrency,
             timeoutMs: options.timeout * 1000,
@@ -130,7 +134,7 @@ export async function runCli(
           ),
         );
       } finally {
-        await cloud.close();
+        await targets.close();
       }
     });
 
@@ -149,10 +153,18 @@ export async function runCli(
       // Fail before touching the cloud when the journal cannot be written: no journal, no change.
       if (options.apply) await journal.ensureWritable();
       await warnInterrupted(journal, log);
-      const cloud = await connectCloud(options, environment, log);
+      const targets = await connectRunTargets(needsCloud(checks, options), options, environment, log);
+      const { cloud, hosts } = targets;
       try {
         const controller = new AbortController();
-        const ctx = createCheckContext(cloud, parameters, log, controller.signal, stateDirectory(options));
+        const ctx = createCheckContext(
+          cloud,
+          parameters,
+          log,
+          controller.signal,
+          stateDirectory(options),
+          hosts,
+        );
         const results = await runChecks(checks, () => ctx, {
           concurrency: options.concurrency,
           timeoutMs: options.timeout * 1000,
@@ -205,11 +217,11 @@ export async function runCli(
             ? ExitCode.fixNotApplied
             : ExitCode.ok;
       } finally {
-        await cloud.close();
+        await targets.close();
       }
     });
 
-  addCommonOptions(program.command('undo').argument('<run-id>'))
+  addHostOptions(addCommonOptions(program.command('undo').argument('<run-id>')))
     .description('restore what a fix run changed (dry run by default)')
     .option('--apply', 'carry out the undo')
     .action(async (runId: string, options: UndoOptions) => {
@@ -225,13 +237,23 @@ export async function runCli(
           : ExitCode.ok;
         return;
       }
-      const cloud = await connectCloud(
+      // a run that only changed hosts is undone without a cloud session, as it was made
+      const targets = await connectRunTargets(
+        plan.items.some((item) => item.state.step.target.kind === 'cloud'),
         { ...options, osCloud: options.osCloud ?? plan.run.cloud },
         environment,
         log,
+        plan.run.cloud ?? noCloudLabel,
       );
       try {
-        const ctx = createCheckContext(cloud, {}, log, new AbortController().signal);
+        const ctx = createCheckContext(
+          targets.cloud,
+          {},
+          log,
+          new AbortController().signal,
+          undefined,
+          targets.hosts,
+        );
         const { runId: undoRunId, outcomes } = await applyUndo(plan, {
           journal,
           ctx,
@@ -245,7 +267,7 @@ export async function runCli(
           ? ExitCode.ok
           : ExitCode.toolFailure;
       } finally {
-        await cloud.close();
+        await targets.close();
       }
     });
 
@@ -276,11 +298,12 @@ export async function runCli(
       validateParameters(checks, parameters);
       const listen = parseListen(options.listen);
       const log = loggerFor(options);
-      const cloud = await connectCloud(options, environment, log);
+      const targets = await connectRunTargets(needsCloud(checks, options), options, environment, log);
+      const { cloud, hosts } = targets;
       const service = new CheckService(
         checks,
         cloud,
-        (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options)),
+        (signal) => createCheckContext(cloud, parameters, log, signal, stateDirectory(options), hosts),
         {
           ...listen,
           intervalSeconds: options.interval,
@@ -297,7 +320,7 @@ export async function runCli(
         process.once('SIGTERM', resolve);
       });
       await service.stop();
-      await cloud.close();
+      await targets.close();
     });
 
   addCommonOptions(
