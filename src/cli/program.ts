@@ -29,8 +29,8 @@ import {
 } from './commands/trace.js';
 import { connectCloud } from './connect.js';
 import { createCheckContext } from './context.js';
-import { connectRunTargets, needsCloud, noCloudLabel } from './hosts.js';
 import { type CliEnvironment, journalDirectory, processEnvironment, useColour } from './environment.js';
+import { connectRunTargets, needsCloud, noCloudLabel } from './hosts.js';
 import { createStderrLogger } from './logger.js';
 import {
   addCommonOptions,
