@@ -101,7 +101,8 @@ interface Sent {
   response: Response;
   /** Stops the timeout timer; call once the body is read (or handed to the caller). */
   release(): void;
-  timedOut(): boolean;
+  /** The timeout that fired while the body was read, if one did. */
+  timedOut(): { ms: number } | undefined;
 }
 
 interface TokenState {
@@ -431,7 +432,12 @@ class OpenStackSession implements CloudSession {
     const { response } = sent;
     if (!isAccepted(response.status, options.acceptStatus)) {
       const text = await this.#readText(sent, service, method, url);
-      throw this.#httpError(service, method, url, response, text);
+      const error = this.#httpError(service, method, url, response, text);
+      if (response.status === 401 && options.body instanceof ReadableStream) {
+        // The token expired while the data was on its way; the stream is spent, the session has a new token.
+        throw new HttpError({ ...error, hint: 'the token expired during the upload: run the command again' });
+      }
+      throw error;
     }
     return response;
   }
@@ -567,13 +573,16 @@ class OpenStackSession implements CloudSession {
 
       // A 401 means the request was not executed, so repeating it is safe even for a mutation.
       if (response.status === 401 && spec.authenticated && !reauthenticated && this.#canReauthenticate()) {
-        await discard(response);
-        release();
-        await this.#reauthenticate(token);
         reauthenticated = true;
-        if (spec.replayable) continue;
+        if (spec.replayable) {
+          await discard(response);
+          release();
+          await this.#reauthenticate(token);
+          continue;
+        }
         // A consumed upload stream cannot be sent again: report the 401; the next request has a new token.
-        return { response, release, timedOut: () => timedOut };
+        await this.#reauthenticate(token);
+        return { response, release, timedOut: () => (timedOut ? { ms: spec.timeoutMs ?? 0 } : undefined) };
       }
 
       if (idempotent && isRetryableStatus(response.status) && attempt < this.#maxRetries) {
@@ -588,7 +597,7 @@ class OpenStackSession implements CloudSession {
           continue;
         }
       }
-      return { response, release, timedOut: () => timedOut };
+      return { response, release, timedOut: () => (timedOut ? { ms: spec.timeoutMs ?? 0 } : undefined) };
     }
   }
 
@@ -602,7 +611,7 @@ class OpenStackSession implements CloudSession {
     try {
       return await sent.response.text();
     } catch (error) {
-      const failure = classifyNetworkError(error, sent.timedOut() ? { ms: this.#timeoutMs } : undefined);
+      const failure = classifyNetworkError(error, sent.timedOut());
       throw new ConnectionError({ service, method, url: this.#redactor.url(url), failure });
     } finally {
       sent.release();

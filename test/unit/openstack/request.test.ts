@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
-import { HttpError, ResponseSchemaError, ServiceNotFoundError } from '../../../src/openstack/errors.js';
+import {
+  ConnectionError,
+  HttpError,
+  ResponseSchemaError,
+  ServiceNotFoundError,
+} from '../../../src/openstack/errors.js';
 import { openSession } from '../../../src/openstack/session.js';
 import {
   endpoint,
@@ -254,6 +259,30 @@ describe('requests', () => {
   });
 });
 
+describe('timeouts', () => {
+  it('a body that stalls past the timeout is a ConnectionError naming the time', async () => {
+    const { session } = await openTestSession(
+      (call) =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('{"servers": ['));
+              call.signal?.addEventListener('abort', () =>
+                controller.error(new DOMException('aborted', 'AbortError')),
+              );
+            },
+          }),
+        ),
+    );
+    const error = await rejection(session.request('compute', { path: '/servers', timeoutMs: 15 }));
+    assert.ok(error instanceof ConnectionError);
+    assert.equal(
+      error.message,
+      'cannot reach compute at http://nova.test:8774/v2.1/servers (GET): no answer within 15 ms',
+    );
+  });
+});
+
 describe('HTTP errors carry service, method, URL, status, request id and the server message', () => {
   const cases: {
     service: 'compute' | 'placement' | 'image' | 'workflowv2' | 'network';
@@ -369,6 +398,23 @@ describe('streams (image data)', () => {
     assert.equal(upload?.headers['content-length'], '3');
     assert.equal(upload?.rawBody, body);
     assert.equal(upload?.init?.duplex, 'half');
+  });
+
+  it('a 401 during a streamed upload re-authenticates but does not resend the spent stream', async () => {
+    const { session, calls } = await openTestSession(() => new Response('', { status: 401 }));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.close();
+      },
+    });
+    const error = await rejection(
+      session.stream('image', { method: 'PUT', path: '/v2/images/i1/file', body }),
+    );
+    assert.ok(error instanceof HttpError);
+    assert.equal(error.status, 401);
+    assert.match(error.hint ?? '', /expired during the upload/);
+    assert.equal(serviceCalls(calls).length, 1);
+    assert.equal(calls.length, 3, 'login, upload, re-login');
   });
 
   it('uploads bytes', async () => {
