@@ -548,6 +548,27 @@ describe('placement/orphaned-allocations on the local cloud', () => {
     assert.deepEqual(database.lines, api.lines);
   });
 
+  it('reports a live instance that holds no allocation on its node (heal_allocations), detection only', async () => {
+    const before = await readAllocations(admin, memberServer);
+    const memberOwner = { project: before.project_id ?? '', user: before.user_id ?? '' };
+    try {
+      await emptyConsumer(admin, memberServer);
+      const sweep = await runCheck(journalDir);
+      const finding = sweep.get(memberServer);
+      assert.equal(finding?.resource.type, 'server');
+      assert.equal(finding?.fixable, false);
+      assert.match(finding?.message ?? '', /heal_allocations --instance/);
+    } finally {
+      await putAllocations(
+        admin,
+        memberServer,
+        Object.fromEntries(Object.entries(before.allocations).map(([rp, { resources }]) => [rp, resources])),
+        memberOwner,
+      );
+    }
+    assert.equal(withoutGenerations(await readAllocations(admin, memberServer)), withoutGenerations(before));
+  });
+
   it('a consumer appearing between sweeps is only suspected', async () => {
     const newcomer = `${strangerPrefix}${randomUUID().slice(9)}`;
     try {
