@@ -53,8 +53,3 @@ export function selectEndpoint(
     'choose another --os-interface / --os-region-name (or <service>_interface / <service>_region_name)',
   );
 }
-
-/** Service types present in the catalog, for `hasService` and messages. */
-export function catalogTypes(catalog: readonly CatalogEntry[]): string[] {
-  return [...new Set(catalog.map((entry) => entry.type))].sort();
-}
