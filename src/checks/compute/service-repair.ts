@@ -1,4 +1,4 @@
-import type { FixStep } from '../../core/check.js';
+import type { CheckContext, FixStep, ProcedureResult } from '../../core/check.js';
 import { StackdoctorError } from '../../core/errors.js';
 import type { Json, JsonObject } from '../../core/json.js';
 import {
@@ -12,6 +12,7 @@ import {
   listMigrations,
   listServersOnHost,
 } from '../../openstack/compute.js';
+import { HttpError } from '../../openstack/errors.js';
 import type { HostMapping, ServiceRow } from '../../openstack/nova-db.js';
 import { getProviderAllocations, listResourceProviders } from '../../openstack/placement.js';
 import type { CloudSession } from '../../openstack/types.js';
@@ -29,6 +30,50 @@ export interface RepairSubject {
   service: ComputeService;
   row: ServiceRow | undefined;
   afterRepair: readonly string[];
+  /** Minimum version of the other counted rows of the same binary (0: none, undefined: not read). */
+  othersMinimum: number | undefined;
+}
+
+export const clearForcedDownProcedure = 'clear-forced-down';
+
+/**
+ * Undo of a force-down: `forced_down: false`, with Nova's two refusals explained. Nova re-checks the row
+ * against the minimum of the *other* rows when it saves it, so a row older than all of them cannot be brought
+ * back (ServiceTooOld, a 500) until its host runs current code; and it refuses (400) while `done`
+ * evacuations from the host exist.
+ */
+export async function clearForcedDown(args: JsonObject, ctx: CheckContext): Promise<ProcedureResult> {
+  const serviceId = typeof args.serviceId === 'string' ? args.serviceId : '';
+  const label = typeof args.label === 'string' ? args.label : serviceId;
+  const version = typeof args.version === 'number' ? args.version : undefined;
+  try {
+    const response = await ctx.cloud.request('compute', {
+      method: 'PUT',
+      path: computeServicePath(serviceId),
+      microversion: computeMicroversions.services,
+      body: { forced_down: false },
+    });
+    return { summary: `PUT compute ${computeServicePath(serviceId)} forced_down=false → ${response.status}` };
+  } catch (error) {
+    if (
+      error instanceof HttpError &&
+      error.status === 500 &&
+      error.serverMessage?.includes('ServiceTooOld')
+    ) {
+      const what = version === undefined ? 'its row' : `its row (version ${describeServiceVersion(version)})`;
+      throw new ServiceRepairRefusedError(
+        `Nova refuses to clear forced_down on ${label}: ${what} is older than every other counted row of its binary (ServiceTooOld, request ${error.requestId ?? 'unknown'})`,
+        'it can be cleared once the host runs current code and its row is updated; until then it stays forced down',
+      );
+    }
+    if (error instanceof HttpError && error.status === 400) {
+      throw new ServiceRepairRefusedError(
+        `Nova refuses to clear forced_down on ${label}: ${error.serverMessage ?? 'bad request'}`,
+        'Nova keeps a compute forced down while done evacuations from it exist: confirm them, then undo again',
+      );
+    }
+    throw error;
+  }
 }
 
 function serviceJson(service: ComputeService): JsonObject {
@@ -83,10 +128,18 @@ export async function planForceDown(cloud: CloudSession, subject: RepairSubject)
   const version = row?.version ?? null;
   const what =
     version === null ? '' : `, takes version ${describeServiceVersion(version)} out of the minimum`;
-  const undoNote =
-    evacuations.length > 0
-      ? `; NOTE undo will be refused by Nova while ${evacuations.length} done evacuation(s) from ${service.host} exist`
-      : '';
+  const notes: string[] = [];
+  if (version !== null && subject.othersMinimum !== undefined && subject.othersMinimum > version) {
+    notes.push(
+      `NOTE Nova refuses the undo (ServiceTooOld) while this row stays older than the other ${service.binary} rows (${describeServiceVersion(subject.othersMinimum)}): it stays forced down until its host runs current code`,
+    );
+  }
+  if (evacuations.length > 0) {
+    notes.push(
+      `NOTE Nova refuses the undo while ${evacuations.length} done evacuation(s) from ${service.host} exist`,
+    );
+  }
+  const undoNote = notes.map((note) => `; ${note}`).join('');
   const path = computeServicePath(service.id);
   return {
     describe:
@@ -102,17 +155,15 @@ export async function planForceDown(cloud: CloudSession, subject: RepairSubject)
       body: { forced_down: true },
     },
     undo: {
-      kind: 'http',
-      service: 'compute',
-      method: 'PUT',
-      path,
-      microversion: computeMicroversions.services,
-      body: { forced_down: false },
+      kind: 'procedure',
+      name: clearForcedDownProcedure,
+      args: { serviceId: service.id, label: `${service.binary} on ${service.host}`, version },
     },
     priorState: {
       service: serviceJson(service),
       databaseRow: rowJson(row),
       doneEvacuationsFromHost: evacuations,
+      othersMinimum: subject.othersMinimum ?? null,
       afterRepair: [...subject.afterRepair],
     },
     after: {

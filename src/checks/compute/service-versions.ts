@@ -16,7 +16,14 @@ import {
   joinServices,
   type RepairAction,
 } from './service-analysis.js';
-import { planDelete, planForceDown, ServiceRepairRefusedError } from './service-repair.js';
+import { computeMinimumAllCells } from './service-minimum.js';
+import {
+  clearForcedDown,
+  clearForcedDownProcedure,
+  planDelete,
+  planForceDown,
+  ServiceRepairRefusedError,
+} from './service-repair.js';
 import {
   readServiceRows,
   resolveDatabaseSources,
@@ -190,6 +197,7 @@ export function createServiceVersionsCheck(deps: ServiceVersionsDeps): Check {
           'resource providers and host mapping first)',
       },
     },
+    procedures: { [clearForcedDownProcedure]: clearForcedDown },
     async *detect(ctx) {
       yield* await detectAll(ctx, deps);
     },
@@ -216,7 +224,19 @@ export function createServiceVersionsCheck(deps: ServiceVersionsDeps): Check {
             'see the finding for what to do by hand',
           );
         }
-        const subject = { service: view.api, row: view.row, afterRepair: describeAfterRepair(views) };
+        const othersMinimum =
+          rows === undefined || rows.cells.length === 0
+            ? undefined
+            : computeMinimumAllCells(
+                rows.cells.map((cell) => cell.rows.filter((r) => r !== view.row)),
+                view.binary,
+              );
+        const subject = {
+          service: view.api,
+          row: view.row,
+          afterRepair: describeAfterRepair(views),
+          othersMinimum,
+        };
         return parameters.action === 'delete'
           ? [await planDelete(ctx.cloud, subject, rows?.hostMappingOf)]
           : [await planForceDown(ctx.cloud, subject)];

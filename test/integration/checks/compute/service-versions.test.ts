@@ -279,6 +279,20 @@ describe(checkId, { timeout: 900_000 }, () => {
       assert.equal(summary.evidence.computeMinimum, 64);
       assert.match(summary.message, /64 \(Zed\).*6\.1/);
 
+      // Nova re-checks a saved row against the minimum of the others: a version-22 row among 64s cannot be
+      // brought back (ServiceTooOld). The undo says so and changes nothing.
+      const refused = await cli(['undo', runId, '--apply']);
+      assert.equal(refused.code, 3, `${refused.stdout}\n${refused.stderr}`);
+      assert.match(refused.stdout, /Nova refuses to clear forced_down on nova-compute on sd-compute-2/);
+      assert.match(refused.stdout, /ServiceTooOld/);
+      assert.equal(
+        (await findService(cloud, staleHost))?.forced_down,
+        true,
+        'a refused undo changes nothing',
+      );
+
+      // As when the host is upgraded: its row is at the current version again, and the undo goes through.
+      await setVersion(staleHost, 64);
       const undone = await cli(['undo', runId, '--apply']);
       assert.equal(undone.code, 0, `${undone.stdout}\n${undone.stderr}`);
       assert.equal(
@@ -289,7 +303,13 @@ describe(checkId, { timeout: 900_000 }, () => {
       const again = parseCheck(
         (await cli(['check', checkId, '-f', 'json', '--set', `nova-db=${cellDbUrl}`])).stdout,
       );
-      assert.equal(again.findings.find((f) => f.resource.id === initial.id)?.severity, 'critical');
+      const row = again.findings.find((f) => f.resource.id === initial.id);
+      assert.deepEqual(
+        row?.evidence.problems,
+        ['disabled-and-down'],
+        'back in the minimum, at 64 it pins nothing',
+      );
+      assert.equal(row?.severity, 'warning');
     } finally {
       await restoreStaleHost(cloud, initial, initialVersion, wasRunning);
     }

@@ -13,6 +13,7 @@ import {
   findOldestSupportedVersion,
   isSupportedSkew,
 } from '../../../../src/checks/compute/service-minimum.js';
+import { clearForcedDown } from '../../../../src/checks/compute/service-repair.js';
 import {
   fillTemplate,
   readServiceRows,
@@ -28,6 +29,7 @@ import type { Json } from '../../../../src/core/json.js';
 import { silentLogger } from '../../../../src/core/logger.js';
 import { completeFinding } from '../../../../src/core/runner.js';
 import type { ComputeService } from '../../../../src/openstack/compute.js';
+import { HttpError } from '../../../../src/openstack/errors.js';
 import {
   describeDatabaseUrl,
   type NovaDatabase,
@@ -553,9 +555,13 @@ describe('the check: detect, recheck and plan against a fake Nova', () => {
       body: { forced_down: true },
     });
     assert.notEqual(step?.undo, 'irreversible');
-    assert.deepEqual(step?.undo !== 'irreversible' && step?.undo.kind === 'http' ? step.undo.body : null, {
-      forced_down: false,
+    assert.deepEqual(step?.undo, {
+      kind: 'procedure',
+      name: 'clear-forced-down',
+      args: { serviceId: stalePike.uuid, label: 'nova-compute on sd-compute-2', version: 22 },
     });
+    // The other compute is at 64: Nova will refuse to bring a version-22 row back, and the plan says so.
+    assert.match(step?.describe ?? '', /Nova refuses the undo \(ServiceTooOld\)/);
     assert.equal(step?.after?.path, '/os-services?host=sd-compute-2&binary=nova-compute');
     assert.equal(step?.destructive, undefined);
     assert.equal(readPath(step?.priorState, ['databaseRow', 'version']), 22);
@@ -667,5 +673,54 @@ describe('an unreadable nova.conf', () => {
       [['nova-database', 'info']],
     );
     assert.match(found[0]?.message ?? '', /skipped for nova\.conf \/etc\/nova\/missing\.conf: ENOENT/);
+  });
+});
+
+describe('undoing a force-down', () => {
+  const failingWith = (error: Error): CheckContext => {
+    const nova = new FakeNova();
+    const session = nova.session();
+    return contextFor(
+      {
+        ...session,
+        request: async () => {
+          throw error;
+        },
+      },
+      {},
+    );
+  };
+  const args = { serviceId: stalePike.uuid ?? '', label: 'nova-compute on sd-compute-2', version: 22 };
+
+  it("explains Nova's ServiceTooOld refusal", async () => {
+    const error = new HttpError({
+      service: 'compute',
+      method: 'PUT',
+      url: 'http://nova/os-services/x',
+      status: 500,
+      requestId: 'req-1',
+      serverMessage: "Unexpected API Error. <class 'nova.exception.ServiceTooOld'>",
+      code: undefined,
+    });
+    await assert.rejects(
+      clearForcedDown(args, failingWith(error)),
+      /Nova refuses to clear forced_down on nova-compute on sd-compute-2: its row \(version 22 \(Pike\)\) is older than every other counted row/,
+    );
+  });
+
+  it('explains the refusal while done evacuations exist', async () => {
+    const error = new HttpError({
+      service: 'compute',
+      method: 'PUT',
+      url: 'http://nova/os-services/x',
+      status: 400,
+      requestId: 'req-2',
+      serverMessage: 'Service is forced down and has done evacuations',
+      code: undefined,
+    });
+    await assert.rejects(
+      clearForcedDown(args, failingWith(error)),
+      /Nova refuses to clear forced_down.*evacuations/,
+    );
   });
 });
