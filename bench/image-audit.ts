@@ -20,11 +20,19 @@ import { spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { z } from 'zod';
+import { inspectMultiqueue } from '../src/checks/image/multiqueue.js';
+import { inspectOsDistro } from '../src/checks/image/os-distro.js';
+import { inspectOsType } from '../src/checks/image/os-type.js';
+import { viewImage } from '../src/checks/image/property-check.js';
+import { inspectPropertyValues } from '../src/checks/image/property-values.js';
+import { judgeImageFormat } from '../src/checks/image/qcow2-format.js';
+import { inspectScsiBus } from '../src/checks/image/scsi-bus.js';
 import { allChecks } from '../src/checks/index.js';
 import { silentLogger } from '../src/core/logger.js';
 import { runChecks } from '../src/core/runner.js';
+import { indexOsinfo, loadOsinfoDatabase } from '../src/images/osinfo.js';
 import { resolveCloudConfig } from '../src/openstack/config.js';
-import { imagePath, listAllImages } from '../src/openstack/image.js';
+import { type Image, imagePath, listAllImages } from '../src/openstack/image.js';
 import { openSession } from '../src/openstack/session.js';
 import type { CloudSession } from '../src/openstack/types.js';
 import { readCloudEnv, repoRoot } from '../test/support/integration.js';
@@ -187,6 +195,31 @@ async function bareSweep(cloud: CloudSession): Promise<number> {
   return images;
 }
 
+/**
+ * The bench records have no data, so they stay queued and the checks skip them. This times the decisions
+ * the audit would make if all of them were active: every check's pure inspector over every record.
+ */
+async function timeDecisions(images: readonly Image[]): Promise<{ ms: number; verdicts: number }> {
+  const osinfo = indexOsinfo(await loadOsinfoDatabase());
+  const started = performance.now();
+  let verdicts = 0;
+  const offCeph = { onCeph: false, why: 'bench' };
+  for (const record of images) {
+    const image = { ...record, status: 'active' };
+    const view = viewImage(image, undefined);
+    const results = [
+      inspectMultiqueue(view),
+      inspectScsiBus(view, { cephStores: new Set(), declaredCeph: true }),
+      inspectOsType(view, { override: undefined }),
+      inspectOsDistro(view, { osinfo, override: undefined }),
+      inspectPropertyValues(view),
+      judgeImageFormat(image, { kind: 'skipped', reason: 'bench' }, offCeph),
+    ];
+    verdicts += results.filter((result) => result !== null).length;
+  }
+  return { ms: performance.now() - started, verdicts };
+}
+
 function total(counter: Counter): number {
   return [...counter.calls.values()].reduce((sum, value) => sum + value, 0);
 }
@@ -235,6 +268,10 @@ async function main(): Promise<void> {
       (result) => result.outcome.status === 'error' || result.outcome.status === 'skipped',
     );
 
+    const swept: Image[] = [];
+    for await (const image of listAllImages(admin)) swept.push(image);
+    const decisions = await timeDecisions(swept);
+
     const cli = await runProcess(
       process.execPath,
       [
@@ -271,6 +308,7 @@ async function main(): Promise<void> {
       ]
         .map(([key, value]) => `${key} ×${value}`)
         .join(', ')}`,
+      `decisions as if all ${swept.length} swept images were active: ${seconds(decisions.ms)} for 6 checks, ${decisions.verdicts} findings`,
       ...(failed.length > 0
         ? [
             `NOT RUN: ${failed.map((result) => `${result.checkId} ${JSON.stringify(result.outcome)}`).join('; ')}`,

@@ -231,6 +231,8 @@ export interface OsinfoIndex {
   byShortId: ReadonlyMap<string, OsinfoOs>;
   byId: ReadonlyMap<string, OsinfoOs>;
   distros: ReadonlySet<string>;
+  /** Each entry's distinctive name words, computed once: guessing runs for thousands of images. */
+  nameWords: readonly { os: OsinfoOs; words: readonly string[] }[];
 }
 
 export function indexOsinfo(database: OsinfoDatabase): OsinfoIndex {
@@ -242,7 +244,10 @@ export function indexOsinfo(database: OsinfoDatabase): OsinfoIndex {
     for (const shortId of entry.shortIds) if (!byShortId.has(shortId)) byShortId.set(shortId, entry);
     if (entry.distro) distros.add(entry.distro);
   }
-  return { database, byShortId, byId, distros };
+  const nameWords = database.entries
+    .map((os) => ({ os, words: tokenise(os.name ?? '').filter((word) => !nameNoise.has(word)) }))
+    .filter(({ words }) => words.length >= 2);
+  return { database, byShortId, byId, distros, nameWords };
 }
 
 /**
@@ -336,12 +341,10 @@ export function guessOsinfoShortId(
   }
 
   const tokens = new Set(tokenise(name));
-  const named = index.database.entries
-    .map((os) => ({ os, words: tokenise(os.name ?? '').filter((word) => !nameNoise.has(word)) }))
-    .filter(({ os, words }) => {
-      if (words.length < 2 || !words.every((word) => tokens.has(word))) return false;
-      return distro === undefined || !index.distros.has(distro) || os.distro === distro;
-    });
+  const named = index.nameWords.filter(({ os, words }) => {
+    if (!words.every((word) => tokens.has(word))) return false;
+    return distro === undefined || !index.distros.has(distro) || os.distro === distro;
+  });
   if (named.length > 0) {
     const most = Math.max(...named.map(({ words }) => words.length));
     const best = named.filter(({ words }) => words.length === most).map(({ os }) => os);
