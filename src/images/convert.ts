@@ -292,6 +292,15 @@ export async function createRawCopy(
     const info = await qemuImgInfo(source, 'qcow2', { ...deps.qemuImg, signal });
     refuseUnsafe(args.source_id, crossCheckInfo(info, inspection).problems);
     const virtualSize = info['virtual-size'];
+    // Glance may not have known the virtual size at plan time; now qemu-img does.
+    const freeForRaw = await readFreeBytes(work);
+    if (freeForRaw < virtualSize) {
+      throw new ImageConvertError(
+        'convert-disk-space',
+        `not enough disk in ${args.tmp_dir} for the raw file: ${formatBytes(virtualSize)} needed, ${formatBytes(freeForRaw)} free`,
+        { hint: 'free space or point --tmp-dir at a larger file system' },
+      );
+    }
 
     const converted = path.join(work, 'converted.raw');
     report({ stage: 'convert', done: 0, total: 100 });

@@ -153,11 +153,6 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
     assert.equal(outcome?.Result, 'fixed');
     const newId = /created raw image ([0-9a-f-]{36})/.exec(outcome?.Detail ?? '')?.[1];
     assert.ok(newId, outcome?.Detail);
-    assert.match(
-      planRow?.['New image'] ?? '',
-      new RegExp(`new id ${newId}`),
-      'the dry run showed another id',
-    );
     const runId = /journal: run (\S+)/.exec(run.stderr)?.[1];
     assert.ok(runId, run.stderr);
     assertTmpDirEmpty();
