@@ -22,7 +22,7 @@ conn = openstack.connect(cloud="stackdoctor-admin")
 
 
 def say(*a):
-    print("seed:", *a, flush=True)
+    print(time.strftime("%H:%M:%S"), "seed:", *a, flush=True)
 
 
 def write_json(path, data):
@@ -109,9 +109,13 @@ def seed_images():
         say("image", name, "(%s file as disk_format %s)" % (os.path.basename(path), disk_format))
 
 
+SEED_IMAGES = ["sd-seed-qcow2", "sd-seed-qcow2-labelled-raw", "sd-seed-raw-no-properties"]
+
+
 def undo_images():
-    for i in conn.image.get("/images?limit=1000").json()["images"]:
-        if i["name"] and i["name"].startswith("sd-seed-"):
+    # by exact name: the cloud may hold thousands of images (benchmarks)
+    for name in SEED_IMAGES:
+        for i in conn.image.get("/images?name=%s" % name).json()["images"]:
             if i.get("protected"):
                 conn.image.patch("/images/%s" % i["id"], headers=PATCH_TYPE,
                                  json=[{"op": "replace", "path": "/protected", "value": False}])
