@@ -2,6 +2,7 @@
 # Brings the local OpenStack test cloud up (idempotent). See README.md.
 set -euo pipefail
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+[ "$(id -u)" -eq 0 ] || die "up.sh must run as root (it installs Debian packages and runs the services as root)."
 take_lock
 . "$CLOUD_SRC/configs.sh"
 
@@ -17,7 +18,6 @@ all_ready() {
   done
 }
 
-[ "$(id -u)" -eq 0 ] || die "up.sh must run as root (it installs Debian packages and runs the services as root)."
 
 if all_ready; then
   log "test cloud already up (state: $STATE); source $STATE/cloud.env"
