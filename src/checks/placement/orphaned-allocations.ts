@@ -62,8 +62,10 @@ export function readSettings(parameters: Readonly<Record<string, string>>): Orph
   };
 }
 
+/** Sorted by class: the API and the database list a consumer's classes in different orders. */
 function formatResources(resources: ResourceAmounts): string {
   return Object.entries(resources)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
     .map(([resourceClass, amount]) => `${resourceClass}=${amount}`)
     .join(', ');
 }
