@@ -76,26 +76,33 @@ export interface ImageFilters {
 }
 
 /**
- * Every image the caller can see, once: all visibilities (community included) and, in a second pass,
- * hidden images, which Glance leaves out of listings unless asked for `os_hidden=true`.
+ * One listing pass: all visibilities (community included), either the visible images or the hidden ones,
+ * which Glance leaves out of listings unless asked for `os_hidden=true`.
  */
+export function listImagePass(
+  cloud: CloudSession,
+  filters: ImageFilters,
+  hidden: boolean,
+): AsyncIterable<Image> {
+  return cloud.paginate('image', {
+    path: '/v2/images',
+    query: {
+      visibility: 'all',
+      ...(filters.owner === undefined ? {} : { owner: filters.owner }),
+      ...(filters.status === undefined ? {} : { status: filters.status }),
+      ...(filters.ids === undefined ? {} : { id: `in:${filters.ids.join(',')}` }),
+      os_hidden: hidden,
+    },
+    itemsKey: 'images',
+    paging: { kind: 'next', nextKey: 'next' },
+    itemSchema: imageSchema,
+    pageSize: maxPageSize,
+  });
+}
+
+/** Every image the caller can see, once: the visible pass, then the hidden one. */
 export async function* listAllImages(cloud: CloudSession, filters: ImageFilters = {}): AsyncIterable<Image> {
-  const query = {
-    visibility: 'all',
-    ...(filters.owner === undefined ? {} : { owner: filters.owner }),
-    ...(filters.status === undefined ? {} : { status: filters.status }),
-    ...(filters.ids === undefined ? {} : { id: `in:${filters.ids.join(',')}` }),
-  };
-  for (const hidden of [false, true]) {
-    yield* cloud.paginate('image', {
-      path: '/v2/images',
-      query: { ...query, os_hidden: hidden },
-      itemsKey: 'images',
-      paging: { kind: 'next', nextKey: 'next' },
-      itemSchema: imageSchema,
-      pageSize: maxPageSize,
-    });
-  }
+  for (const hidden of [false, true]) yield* listImagePass(cloud, filters, hidden);
 }
 
 /** The image, or null when it no longer exists. */

@@ -6,7 +6,7 @@ import {
   type ImageFilters,
   type ImageStore,
   imageDataPlaces,
-  listAllImages,
+  listImagePass,
   listImageStores,
 } from '../../openstack/image.js';
 import type { CloudSession } from '../../openstack/types.js';
@@ -43,10 +43,19 @@ export function readImageScope(parameters: Readonly<Record<string, string>>): Im
 // want the same listing). A session lives for one command; fixes re-read single images with getImage.
 const sweeps = new WeakMap<CloudSession, Map<string, Promise<readonly Image[]>>>();
 
-async function collectImages(cloud: CloudSession, filters: ImageFilters): Promise<readonly Image[]> {
+async function collectPass(cloud: CloudSession, filters: ImageFilters, hidden: boolean): Promise<Image[]> {
   const images: Image[] = [];
-  for await (const image of listAllImages(cloud, filters)) images.push(image);
+  for await (const image of listImagePass(cloud, filters, hidden)) images.push(image);
   return images;
+}
+
+/** Both passes at once: the hidden one (usually a page or two) hides behind the visible one. */
+async function collectImages(cloud: CloudSession, filters: ImageFilters): Promise<readonly Image[]> {
+  const [visible, hidden] = await Promise.all([
+    collectPass(cloud, filters, false),
+    collectPass(cloud, filters, true),
+  ]);
+  return [...visible, ...hidden];
 }
 
 /** Every image in scope, listed once per session however many image checks ask. */
