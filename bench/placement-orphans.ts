@@ -8,6 +8,7 @@
  * process so that its peak RSS is its own.
  *
  * Usage: node --import tsx bench/placement-orphans.ts [--providers 500] [--per-provider 20] [--keep] [--with-confirmation]
+ *        node --import tsx bench/placement-orphans.ts --cleanup-only   (after --keep)
  * Needs the local cloud (npm run cloud:up). Cleans up what it seeded unless --keep.
  */
 import { spawn } from 'node:child_process';
@@ -450,4 +451,8 @@ async function runParent(): Promise<void> {
 
 const childIndex = argv.indexOf('--child');
 if (childIndex >= 0) await runChild(argv[childIndex + 1] ?? 'api');
-else await runParent();
+else if (flag('cleanup-only')) {
+  const cloud = await openAdmin();
+  await cleanUp(cloud);
+  await cloud.close();
+} else await runParent();
