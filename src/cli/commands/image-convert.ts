@@ -93,7 +93,13 @@ export async function runImageConvert(
   );
   // Ctrl-C: stop the pipeline, let it delete its temporary files and any half-made image, then exit.
   const onInterrupt = () => {
-    if (controller.signal.aborted) return;
+    if (controller.signal.aborted) {
+      // A second Ctrl-C means now: the journal still says what was started and how to undo it.
+      environment.stderr.write(
+        `interrupted again: exiting without cleaning up; look for stackdoctor-convert-* in ${parameters.tmp_dir} and run \`stackdoctor journal\`\n`,
+      );
+      process.exit(ExitCode.toolFailure);
+    }
     environment.stderr.write('\ninterrupted: stopping and cleaning up…\n');
     controller.abort(new Error('interrupted'));
   };
