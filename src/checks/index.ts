@@ -1,5 +1,6 @@
 import type { Check } from '../core/check.js';
 import computeServiceVersions from './compute/service-versions.js';
+import hostNestedVirtualisation from './host/nested-virtualisation.js';
 import imageMultiqueue from './image/multiqueue.js';
 import imageOsDistro from './image/os-distro.js';
 import imageOsType from './image/os-type.js';
@@ -20,4 +21,5 @@ export const allChecks: readonly Check[] = [
   imageQcow2Format,
   imageQcow2Convert,
   imageScsiBus,
+  hostNestedVirtualisation,
 ];
