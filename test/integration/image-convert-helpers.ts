@@ -139,7 +139,7 @@ export async function listMembers(
 }
 
 /** The metadata without the fields a conversion is expected to change. */
-export function comparable(image: Image): Record<string, unknown> {
+export function dropExpectedChanges(image: Image): Record<string, unknown> {
   const fields: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(image)) if (!expectedToDiffer.has(key)) fields[key] = value;
   return fields;

@@ -24,9 +24,9 @@ import {
   temporaryJournalDir,
 } from '../support/integration.js';
 import {
-  comparable,
   deletePrefixed,
   downloadSha512,
+  dropExpectedChanges,
   listMembers,
   listPrefixed,
   makeQcow2,
@@ -69,7 +69,7 @@ function assertTmpDirEmpty(): void {
 }
 
 /** The image and its members, for before/after comparisons of images that must not change. */
-async function snapshot(id: string) {
+async function readSnapshot(id: string) {
   const image = await requireImage(admin, id);
   const { updated_at: _updated, ...rest } = image;
   return { image: rest, members: image.visibility === 'shared' ? await listMembers(admin, id) : [] };
@@ -133,7 +133,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
       path: `/v2/images/${oldId}/members/${memberProject}`,
       body: { status: 'accepted' },
     });
-    const before = await snapshot(oldId);
+    const before = await readSnapshot(oldId);
     const oldImage = await requireImage(admin, oldId);
 
     const dry = await cli(['image', 'convert', oldId, '-f', 'json']);
@@ -145,7 +145,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
       planRow?.['Old image'] ?? '',
       /renamed .*\(qcow2, retired \d{4}-\d{2}-\d{2}\)", hidden, still active, never deleted/,
     );
-    assert.deepEqual(await snapshot(oldId), before, 'the dry run changed the image');
+    assert.deepEqual(await readSnapshot(oldId), before, 'the dry run changed the image');
 
     const run = await cli(['image', 'convert', oldId, '--apply', '-f', 'json']);
     assert.equal(run.code, 0, run.stderr);
@@ -160,8 +160,8 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
     const newImage = await requireImage(admin, newId);
     assert.equal(newImage.disk_format, 'raw');
     assert.equal(newImage.status, 'active');
-    const oldFields = comparable(oldImage);
-    const newFields = comparable(newImage);
+    const oldFields = dropExpectedChanges(oldImage);
+    const newFields = dropExpectedChanges(newImage);
     for (const key of new Set([...Object.keys(oldFields), ...Object.keys(newFields)])) {
       assert.deepEqual(newFields[key], oldFields[key], `field ${key} differs`);
     }
@@ -197,7 +197,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
       'stackdoctor-admin',
     ]);
     assert.equal(undo.code, 0, undo.stderr + undo.stdout);
-    assert.deepEqual(await snapshot(oldId), before, 'undo did not restore the old image');
+    assert.deepEqual(await readSnapshot(oldId), before, 'undo did not restore the old image');
     assert.equal(
       (await listPrefixed(admin, prefix)).some((image) => image.id === newId),
       false,
@@ -208,11 +208,11 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
   it('deactivates the old image with --deactivate-old --yes, and undo reactivates it', async () => {
     const made = makeQcow2(work, 'deact', 1, 16);
     const oldId = await uploadImage(admin, { name: `${prefix}deact`, file: made.qcow2 });
-    const before = await snapshot(oldId);
+    const before = await readSnapshot(oldId);
     const refused = await cli(['image', 'convert', oldId, '--apply', '--deactivate-old']);
     assert.equal(refused.code, 3);
     assert.match(refused.stderr, /--deactivate-old needs --yes/);
-    assert.deepEqual(await snapshot(oldId), before);
+    assert.deepEqual(await readSnapshot(oldId), before);
 
     const run = await cli(['image', 'convert', oldId, '--apply', '--deactivate-old', '--yes']);
     assert.equal(run.code, 0, run.stderr);
@@ -228,7 +228,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
       'stackdoctor-admin',
     ]);
     assert.equal(undo.code, 0, undo.stderr + undo.stdout);
-    assert.deepEqual(await snapshot(oldId), before);
+    assert.deepEqual(await readSnapshot(oldId), before);
   });
 
   for (const unsafe of [
@@ -269,7 +269,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
       const file = path.join(work, `unsafe-${unsafe.name}.qcow2`);
       unsafe.make(file);
       const id = await uploadImage(admin, { name: `${prefix}unsafe-${unsafe.name}`, file });
-      const before = await snapshot(id);
+      const before = await readSnapshot(id);
       const imagesBefore = (await listPrefixed(admin, prefix)).map((image) => image.id).sort();
       writeFileSync(qemuLog, '');
       for (const args of [[], ['--apply']]) {
@@ -279,7 +279,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
         assert.match(run.stderr, unsafe.rule);
       }
       assert.deepEqual(qemuCalls(), [], 'qemu-img ran on an unsafe image');
-      assert.deepEqual(await snapshot(id), before);
+      assert.deepEqual(await readSnapshot(id), before);
       assert.deepEqual((await listPrefixed(admin, prefix)).map((image) => image.id).sort(), imagesBefore);
       assertTmpDirEmpty();
     });
@@ -297,14 +297,14 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
     const fd = openSync(stored, 'r+');
     writeSync(fd, Buffer.from([0x5a]), 0, 1, 300 * 1024);
     closeSync(fd);
-    const before = await snapshot(id);
+    const before = await readSnapshot(id);
     const imagesBefore = (await listPrefixed(admin, prefix)).map((image) => image.id).sort();
     writeFileSync(qemuLog, '');
     const run = await cli(['image', 'convert', id, '--apply']);
     assert.equal(run.code, 3, run.stderr);
     assert.match(run.stderr, /^stackdoctor: hash mismatch: image \S+ downloaded as \d+ bytes with sha512/m);
     assert.deepEqual(qemuCalls(), []);
-    assert.deepEqual(await snapshot(id), before);
+    assert.deepEqual(await readSnapshot(id), before);
     assert.deepEqual((await listPrefixed(admin, prefix)).map((image) => image.id).sort(), imagesBefore);
     assertTmpDirEmpty();
   });
@@ -324,7 +324,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
   it('cleans up on Ctrl-C in the middle of qemu-img convert', async () => {
     const made = makeQcow2(work, 'sigint', 4, 32);
     const id = await uploadImage(admin, { name: `${prefix}sigint`, file: made.qcow2 });
-    const before = await snapshot(id);
+    const before = await readSnapshot(id);
     const imagesBefore = (await listPrefixed(admin, prefix)).map((image) => image.id).sort();
     const env = readCloudEnv();
     const child = spawn(
@@ -376,7 +376,7 @@ describe('stackdoctor image convert on the real Glance and qemu-img', () => {
     assert.match(stderr, /interrupted: stopping and cleaning up/);
     assert.match(stderr, /stackdoctor: conversion cancelled; temporary files removed/);
     assertTmpDirEmpty();
-    assert.deepEqual(await snapshot(id), before);
+    assert.deepEqual(await readSnapshot(id), before);
     assert.deepEqual((await listPrefixed(admin, prefix)).map((image) => image.id).sort(), imagesBefore);
   });
 });

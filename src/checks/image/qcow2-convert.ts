@@ -57,7 +57,7 @@ function readYesNo(parameters: Readonly<Record<string, string>>, name: string): 
   throw new UsageError(`--set ${name}=${value}: expected yes or no`);
 }
 
-function findingFor(image: Image): FindingInput {
+function buildFinding(image: Image): FindingInput {
   const why = findWhyNotConvertible(image);
   return {
     resource: { type: 'image', id: image.id, name: image.name ?? undefined },
@@ -84,7 +84,7 @@ function isConversionCandidate(image: Image): boolean {
   );
 }
 
-function imagePatch(id: string, patch: Json): Operation {
+function buildPatchOperation(id: string, patch: Json): Operation {
   return {
     kind: 'http',
     service: 'image',
@@ -146,11 +146,11 @@ export function buildConversionSteps(plan: ConversionPlan): FixStep[] {
     {
       describe: `rename qcow2 image ${old.id} to "${plan.retiredName}" and mark it replaced by ${plan.newImageId}`,
       resource: oldResource,
-      apply: imagePatch(old.id, [
+      apply: buildPatchOperation(old.id, [
         { op: 'replace', path: '/name', value: plan.retiredName },
         { op: 'add', path: `/${escapePointerToken(replacedByProperty)}`, value: plan.newImageId },
       ]),
-      undo: imagePatch(old.id, [
+      undo: buildPatchOperation(old.id, [
         { op: 'replace', path: '/name', value: old.name ?? null },
         { op: 'remove', path: `/${escapePointerToken(replacedByProperty)}` },
       ]),
@@ -169,8 +169,8 @@ export function buildConversionSteps(plan: ConversionPlan): FixStep[] {
     steps.push({
       describe: `hide qcow2 image ${old.id} from image lists (os_hidden); it stays usable by id`,
       resource: oldResource,
-      apply: imagePatch(old.id, [{ op: 'replace', path: '/os_hidden', value: true }]),
-      undo: imagePatch(old.id, [{ op: 'replace', path: '/os_hidden', value: false }]),
+      apply: buildPatchOperation(old.id, [{ op: 'replace', path: '/os_hidden', value: true }]),
+      undo: buildPatchOperation(old.id, [{ op: 'replace', path: '/os_hidden', value: false }]),
       priorState,
       after: { service: 'image', path: imagePath(old.id), expect: [{ pointer: '/os_hidden', value: true }] },
     });
@@ -269,13 +269,13 @@ export function createQcow2ConvertCheck(deps: ConvertCheckDeps = {}): Check {
     async *detect(ctx) {
       readConversionSettings(ctx.parameters, ctx.now());
       for (const image of await sweepImages(ctx)) {
-        if (isConversionCandidate(image)) yield findingFor(image);
+        if (isConversionCandidate(image)) yield buildFinding(image);
       }
     },
     async recheck(finding, ctx) {
       const image = await getImage(ctx.cloud, finding.resource.id);
       if (image === null || !isConversionCandidate(image)) return null;
-      return findingFor(image);
+      return buildFinding(image);
     },
     async plan(finding, ctx) {
       const image = await getImage(ctx.cloud, finding.resource.id);
