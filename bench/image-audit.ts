@@ -38,6 +38,8 @@ import type { CloudSession } from '../src/openstack/types.js';
 import { readCloudEnv, repoRoot } from '../test/support/integration.js';
 
 const benchPrefix = 'sd-bench-';
+/** Only this bench's records: other benches use `sd-bench-` too (e.g. `sd-bench-convert-`). */
+const benchRecord = /^sd-bench-\d{5}-/;
 const argv = process.argv.slice(2);
 const flag = (name: string) => argv.includes(`--${name}`);
 const option = (name: string, fallback: number) => {
@@ -102,7 +104,7 @@ const createdSchema = z.object({ id: z.string() }).catchall(z.unknown());
 async function seed(cloud: CloudSession): Promise<{ existing: number; created: number; ms: number }> {
   const present = new Set<string>();
   for await (const image of listAllImages(cloud))
-    if (image.name?.startsWith(benchPrefix)) present.add(image.name);
+    if (benchRecord.test(image.name ?? '')) present.add(image.name);
   const missing: number[] = [];
   for (let index = 0; index < count; index++) {
     if (!present.has(benchName(index))) missing.push(index);
@@ -158,7 +160,7 @@ function benchName(index: number): string {
 
 async function cleanUp(cloud: CloudSession): Promise<number> {
   const ids: string[] = [];
-  for await (const image of listAllImages(cloud)) if (image.name?.startsWith(benchPrefix)) ids.push(image.id);
+  for await (const image of listAllImages(cloud)) if (benchRecord.test(image.name ?? '')) ids.push(image.id);
   await mapWithConcurrency(ids, concurrency, async (id) => {
     await cloud.request('image', { method: 'DELETE', path: imagePath(id), acceptStatus: [204, 404] });
   });
