@@ -1,4 +1,4 @@
-import { type Connection, createConnection, type RowDataPacket } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { z } from 'zod';
 import { StackdoctorError } from '../core/errors.js';
 
@@ -165,6 +165,8 @@ export async function openNovaDatabase(
   const target = describeDatabaseTarget(url);
   let connection: Connection;
   try {
+    // mysql2 is loaded only when a database is really opened: it would slow every other command's start.
+    const { createConnection } = await import('mysql2/promise');
     connection = await createConnection({
       host: url.host,
       port: url.port,
