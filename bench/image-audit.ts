@@ -103,8 +103,10 @@ const createdSchema = z.object({ id: z.string() }).catchall(z.unknown());
 
 async function seed(cloud: CloudSession): Promise<{ existing: number; created: number; ms: number }> {
   const present = new Set<string>();
-  for await (const image of listAllImages(cloud))
-    if (benchRecord.test(image.name ?? '')) present.add(image.name);
+  for await (const image of listAllImages(cloud)) {
+    const name = image.name ?? '';
+    if (benchRecord.test(name)) present.add(name);
+  }
   const missing: number[] = [];
   for (let index = 0; index < count; index++) {
     if (!present.has(benchName(index))) missing.push(index);
