@@ -9,7 +9,7 @@ import {
   type ResourceAmounts,
   replaceConsumerAllocations,
 } from '../../openstack/placement.js';
-import { readConsumer, readInstanceMigrations, resourcesByProvider } from './consumer-view.js';
+import { listResourcesByProvider, readConsumer, readInstanceMigrations } from './consumer-view.js';
 import type { ComputeTree } from './orphan-analysis.js';
 import { judgeConsumer } from './orphan-analysis.js';
 
@@ -69,7 +69,7 @@ const restoreArgsSchema = z.object({
   left: resourceMapSchema,
 });
 
-function treeArgs(tree: ComputeTree): JsonObject {
+function toTreeArgs(tree: ComputeTree): JsonObject {
   return {
     rootUuid: tree.rootUuid,
     rootName: tree.rootName,
@@ -79,11 +79,11 @@ function treeArgs(tree: ComputeTree): JsonObject {
   };
 }
 
-function resourcesJson(map: Record<string, ResourceAmounts>): JsonObject {
+function toResourcesJson(map: Record<string, ResourceAmounts>): JsonObject {
   return Object.fromEntries(Object.entries(map).map(([provider, resources]) => [provider, { ...resources }]));
 }
 
-function withoutProvider(
+function dropProvider(
   map: Record<string, ResourceAmounts>,
   provider: string,
 ): Record<string, ResourceAmounts> {
@@ -92,7 +92,7 @@ function withoutProvider(
   return rest;
 }
 
-function consumerPath(consumer: string): string {
+function buildConsumerPath(consumer: string): string {
   return `/allocations/${encodeURIComponent(consumer)}`;
 }
 
@@ -105,8 +105,8 @@ export function planProviderRemoval(
   provider: { uuid: string; name: string; tree: ComputeTree },
   current: ConsumerAllocations,
 ): FixStep {
-  const all = resourcesByProvider(current);
-  const left = withoutProvider(all, provider.uuid);
+  const all = listResourcesByProvider(current);
+  const left = dropProvider(all, provider.uuid);
   const expect: ExpectedValue[] =
     Object.keys(left).length === 0
       ? [{ pointer: '/allocations', value: {} }]
@@ -137,9 +137,9 @@ export function planProviderRemoval(
         consumer,
         provider: provider.uuid,
         providerName: provider.name,
-        tree: treeArgs(provider.tree),
+        tree: toTreeArgs(provider.tree),
         expectedGeneration: current.consumer_generation ?? null,
-        expectedAllocations: resourcesJson(all),
+        expectedAllocations: toResourcesJson(all),
       },
     },
     undo: {
@@ -149,16 +149,16 @@ export function planProviderRemoval(
         consumer,
         provider: provider.uuid,
         providerName: provider.name,
-        allocations: resourcesJson(all),
+        allocations: toResourcesJson(all),
         projectId: current.project_id ?? '',
         userId: current.user_id ?? '',
-        left: resourcesJson(left),
+        left: toResourcesJson(left),
       },
     },
     priorState,
     after: {
       service: 'placement',
-      path: consumerPath(consumer),
+      path: buildConsumerPath(consumer),
       microversion: placementMicroversions.allocations,
       expect,
     },
@@ -190,7 +190,7 @@ export const removeProviderAllocations: Procedure = async (rawArgs, ctx) => {
       `consumer ${args.consumer} is ${why}; nothing removed`,
     );
   }
-  const current = resourcesByProvider(view.allocations);
+  const current = listResourcesByProvider(view.allocations);
   if (current[args.provider] === undefined) {
     return {
       summary: `consumer ${args.consumer} no longer has an allocation on ${args.providerName}; nothing to do`,
@@ -213,7 +213,7 @@ export const removeProviderAllocations: Procedure = async (rawArgs, ctx) => {
       `consumer ${args.consumer} has allocations but Placement shows no project/user`,
     );
   }
-  const left = withoutProvider(current, args.provider);
+  const left = dropProvider(current, args.provider);
   const allocations = Object.fromEntries(
     Object.entries(left).map(([provider, resources]) => [provider, { resources }]),
   );
@@ -237,7 +237,7 @@ export const removeProviderAllocations: Procedure = async (rawArgs, ctx) => {
 export const restoreConsumerAllocations: Procedure = async (rawArgs, ctx: CheckContext) => {
   const args = parseArgs(restoreArgsSchema, rawArgs, restoreProcedureName);
   const { allocations: now } = await readConsumer(ctx.cloud, args.consumer);
-  const current = resourcesByProvider(now);
+  const current = listResourcesByProvider(now);
   if (canonicalJson(current) !== canonicalJson(args.left)) {
     throw new AllocationRepairError(
       'allocation-drift',

@@ -46,7 +46,7 @@ export interface PlacementReader {
 }
 
 /** Placement through its API: one call for the providers, one for the trait, one per examined provider. */
-export function apiPlacementReader(cloud: CloudSession, concurrency: number): PlacementReader {
+export function createApiPlacementReader(cloud: CloudSession, concurrency: number): PlacementReader {
   return {
     source: 'api',
     async readProviders() {

@@ -43,7 +43,7 @@ export async function readInstanceMigrations(cloud: CloudSession, consumer: stri
 }
 
 /** `{provider: resources}`: the allocation picture without provider generations, for comparing and writing. */
-export function resourcesByProvider(allocations: ConsumerAllocations): Record<string, ResourceAmounts> {
+export function listResourcesByProvider(allocations: ConsumerAllocations): Record<string, ResourceAmounts> {
   return Object.fromEntries(
     Object.entries(allocations.allocations).map(([provider, allocation]) => [
       provider,

@@ -106,18 +106,18 @@ export type Judgement =
   | { verdict: 'orphaned'; reason: 'instance-elsewhere'; server: Server }
   | { verdict: 'undecidable'; why: string };
 
-export function serverHost(server: Server): string | null {
+export function readServerHost(server: Server): string | null {
   return server['OS-EXT-SRV-ATTR:host'] ?? null;
 }
 
-export function serverNode(server: Server): string | null {
+export function readServerNode(server: Server): string | null {
   return server['OS-EXT-SRV-ATTR:hypervisor_hostname'] ?? null;
 }
 
 function isOnTree(server: Server, tree: ComputeTree): boolean {
-  const node = serverNode(server);
+  const node = readServerNode(server);
   if (tree.node !== null && node !== null) return tree.node === node;
-  const host = serverHost(server);
+  const host = readServerHost(server);
   return tree.host !== null && host !== null && tree.host === host;
 }
 
@@ -147,7 +147,7 @@ export function judgeConsumer(
   if (server === null) return { verdict: 'orphaned', reason: 'no-instance' };
   if (server.status === 'UNKNOWN') return { verdict: 'undecidable', why: 'the instance is in a down cell' };
   // BUILD instances (build requests) already hold allocations but have no host yet.
-  if (serverHost(server) === null)
+  if (readServerHost(server) === null)
     return { verdict: 'owned', by: `instance without a host yet (${server.status})` };
   if (isOnTree(server, tree)) return { verdict: 'owned', by: `instance on this node (${server.status})` };
   return { verdict: 'orphaned', reason: 'instance-elsewhere', server };
@@ -238,8 +238,8 @@ export function analyseSweep(data: SweepData): SweepAnalysis {
   const migrating = new Set(inProgress.map((migration) => migration.instance_uuid));
   const missing: MissingAllocationCandidate[] = [];
   for (const server of data.servers) {
-    const node = serverNode(server);
-    if (!settledStatuses.has(server.status) || node === null || serverHost(server) === null) continue;
+    const node = readServerNode(server);
+    if (!settledStatuses.has(server.status) || node === null || readServerHost(server) === null) continue;
     if ((server['OS-EXT-STS:task_state'] ?? null) !== null || migrating.has(server.id)) continue;
     const tree = treeByNode.get(node);
     if (!tree) continue;

@@ -10,13 +10,13 @@ import {
   restoreConsumerAllocations,
   restoreProcedureName,
 } from './allocation-repair.js';
-import { apiPlacementReader, type PlacementReader, sweepAllocations } from './allocation-sweep.js';
+import { createApiPlacementReader, type PlacementReader, sweepAllocations } from './allocation-sweep.js';
 import { mapWithConcurrency } from './concurrency.js';
 import {
   type ConsumerView,
+  listResourcesByProvider,
   readConsumer,
   readInstanceMigrations,
-  resourcesByProvider,
 } from './consumer-view.js';
 import {
   analyseSweep,
@@ -26,13 +26,13 @@ import {
   judgeConsumer,
   type MissingAllocationCandidate,
   type OrphanCandidate,
+  readServerHost,
+  readServerNode,
   type SweepAnalysis,
   type SweepData,
-  serverHost,
-  serverNode,
 } from './orphan-analysis.js';
 import { openDatabasePlacementReader } from './placement-db-reader.js';
-import { advanceSuspects, fileSuspectStore, type SuspectRecord, suspectKey } from './suspect-state.js';
+import { advanceSuspects, makeSuspectKey, openSuspectStore, type SuspectRecord } from './suspect-state.js';
 
 export const checkId = 'placement/orphaned-allocations';
 const defaultConfirmAfterSeconds = 60;
@@ -70,7 +70,7 @@ function formatResources(resources: ResourceAmounts): string {
     .join(', ');
 }
 
-function providerEvidence(provider: { uuid: string; name: string; tree: ComputeTree }): JsonObject {
+function describeProvider(provider: { uuid: string; name: string; tree: ComputeTree }): JsonObject {
   return {
     uuid: provider.uuid,
     name: provider.name,
@@ -82,11 +82,11 @@ function providerEvidence(provider: { uuid: string; name: string; tree: ComputeT
   };
 }
 
-function resourcesMapJson(map: Record<string, ResourceAmounts>): JsonObject {
+function toResourcesJson(map: Record<string, ResourceAmounts>): JsonObject {
   return Object.fromEntries(Object.entries(map).map(([provider, resources]) => [provider, { ...resources }]));
 }
 
-function sweepEvidence(data: SweepData, analysis: SweepAnalysis): JsonObject {
+function describeSweep(data: SweepData, analysis: SweepAnalysis): JsonObject {
   return {
     source: data.source,
     sweep_started_at: data.startedAt,
@@ -103,7 +103,7 @@ type Orphaned = Extract<Judgement, { verdict: 'orphaned' }>;
 function describeOwner(judgement: Orphaned): string {
   if (judgement.reason === 'no-instance') return 'belongs to no instance or in-progress migration';
   const { server } = judgement;
-  return `belongs to instance ${server.name ?? server.id} (${server.status}), which lives on ${serverNode(server) ?? serverHost(server) ?? '?'}`;
+  return `belongs to instance ${server.name ?? server.id} (${server.status}), which lives on ${readServerNode(server) ?? readServerHost(server) ?? '?'}`;
 }
 
 interface OrphanReport {
@@ -122,13 +122,13 @@ interface OrphanReport {
   confirmAfterSeconds: number;
 }
 
-function orphanFinding(report: OrphanReport): FindingInput {
+function buildOrphanFinding(report: OrphanReport): FindingInput {
   const { provider, consumer, judgement, picture } = report;
   const allocations = picture.kind === 'full' ? picture.view.allocations : undefined;
   const elsewhere =
     picture.kind === 'full'
       ? (() => {
-          const all = resourcesByProvider(picture.view.allocations);
+          const all = listResourcesByProvider(picture.view.allocations);
           delete all[provider.uuid];
           return all;
         })()
@@ -146,7 +146,7 @@ function orphanFinding(report: OrphanReport): FindingInput {
     evidence: {
       kind: 'orphaned-allocation',
       reason: judgement.reason,
-      provider: providerEvidence(provider),
+      provider: describeProvider(provider),
       consumer: {
         uuid: consumer,
         project_id: allocations?.project_id ?? null,
@@ -161,12 +161,12 @@ function orphanFinding(report: OrphanReport): FindingInput {
               id: server.id,
               name: server.name ?? null,
               status: server.status,
-              host: serverHost(server),
-              node: serverNode(server),
+              host: readServerHost(server),
+              node: readServerNode(server),
               project_id: server.tenant_id ?? null,
             },
       resources: { ...report.resources },
-      resources_elsewhere: resourcesMapJson(elsewhere),
+      resources_elsewhere: toResourcesJson(elsewhere),
       picture:
         picture.kind === 'full' ? 'GET /allocations/{consumer}' : 'examined compute-node providers only',
       confirmation: {
@@ -180,7 +180,7 @@ function orphanFinding(report: OrphanReport): FindingInput {
   };
 }
 
-function missingFinding(
+function buildMissingFinding(
   candidate: MissingAllocationCandidate,
   elsewhere: Record<string, ResourceAmounts>,
   checked: JsonObject,
@@ -199,19 +199,19 @@ function missingFinding(
         id: server.id,
         name: server.name ?? null,
         status: server.status,
-        host: serverHost(server),
-        node: serverNode(server),
+        host: readServerHost(server),
+        node: readServerNode(server),
         project_id: server.tenant_id ?? null,
         user_id: server.user_id ?? null,
       },
       provider: { uuid: tree.rootUuid, name: tree.rootName },
-      allocations_elsewhere: resourcesMapJson(elsewhere),
+      allocations_elsewhere: toResourcesJson(elsewhere),
       checked,
     },
   };
 }
 
-function downCellFinding(analysis: SweepAnalysis, checked: JsonObject): FindingInput {
+function buildDownCellFinding(analysis: SweepAnalysis, checked: JsonObject): FindingInput {
   return {
     resource: { type: 'cell', id: 'down-cells', name: 'cells that did not answer' },
     message:
@@ -229,7 +229,7 @@ function downCellFinding(analysis: SweepAnalysis, checked: JsonObject): FindingI
 }
 
 async function openPlacementReader(ctx: CheckContext, settings: OrphanSettings): Promise<PlacementReader> {
-  if (settings.placementDb === undefined) return apiPlacementReader(ctx.cloud, settings.concurrency);
+  if (settings.placementDb === undefined) return createApiPlacementReader(ctx.cloud, settings.concurrency);
   return openDatabasePlacementReader(settings.placementDb);
 }
 
@@ -250,18 +250,18 @@ export async function* judgeSweep(
   settings: OrphanSettings,
 ): AsyncGenerator<FindingInput> {
   const analysis = analyseSweep(data);
-  const checked = sweepEvidence(data, analysis);
+  const checked = describeSweep(data, analysis);
   if (analysis.downCellServers.length > 0) {
-    yield downCellFinding(analysis, checked);
+    yield buildDownCellFinding(analysis, checked);
     return;
   }
   const store =
     ctx.stateDirectory === undefined
       ? undefined
-      : fileSuspectStore(ctx.stateDirectory, ctx.cloud.cloudName, ctx.cloud.region, ctx.log);
+      : openSuspectStore(ctx.stateDirectory, ctx.cloud.cloudName, ctx.cloud.region, ctx.log);
   const sweptAt = new Date(data.startedAt);
   const previous = await store?.load();
-  const keyOf = (candidate: OrphanCandidate) => suspectKey(candidate.provider.uuid, candidate.consumer);
+  const keyOf = (candidate: OrphanCandidate) => makeSuspectKey(candidate.provider.uuid, candidate.consumer);
   const { next, due } = advanceSuspects(
     previous,
     analysis.candidates.map((candidate) => ({
@@ -299,7 +299,7 @@ export async function* judgeSweep(
     if (view === undefined) {
       const record = next[key];
       const firstSeenHere = record?.firstSeenAt === sweptAt.toISOString();
-      yield orphanFinding({
+      yield buildOrphanFinding({
         ...base,
         judgement: candidate.judgement,
         picture: sweepPicture,
@@ -323,7 +323,7 @@ export async function* judgeSweep(
       continue;
     }
     if (judgement.verdict === 'undecidable') {
-      yield orphanFinding({
+      yield buildOrphanFinding({
         ...base,
         judgement: candidate.judgement,
         picture: sweepPicture,
@@ -337,7 +337,7 @@ export async function* judgeSweep(
     if (generation !== candidate.consumerGeneration) {
       // It moved between the provider read and the per-item read: someone is working on it. Start over.
       next[key] = { firstSeenAt: sweptAt.toISOString(), consumerGeneration: generation };
-      yield orphanFinding({
+      yield buildOrphanFinding({
         ...base,
         judgement,
         picture: { kind: 'full', view },
@@ -347,7 +347,7 @@ export async function* judgeSweep(
       });
       continue;
     }
-    yield orphanFinding({
+    yield buildOrphanFinding({
       ...base,
       judgement,
       picture: { kind: 'full', view },
@@ -367,11 +367,11 @@ export async function* judgeSweep(
     treeMembers.set(root, (treeMembers.get(root) ?? new Set()).add(provider.uuid));
   }
   for (const [index, candidate] of analysis.missing.entries()) {
-    const held = resourcesByProvider(pictures[index]!);
+    const held = listResourcesByProvider(pictures[index]!);
     const members = treeMembers.get(candidate.tree.rootUuid) ?? new Set();
     // Allocated meanwhile (a heal, or a race with the provider read): not missing.
     if (Object.keys(held).some((provider) => members.has(provider))) continue;
-    yield missingFinding(candidate, held, checked);
+    yield buildMissingFinding(candidate, held, checked);
   }
 }
 
@@ -476,9 +476,14 @@ export default defineCheck({
     };
     if (judgement.verdict === 'undecidable') {
       const fallback: Orphaned = { verdict: 'orphaned', reason: 'no-instance' };
-      return orphanFinding({ ...base, judgement: fallback, confidence: 'suspected', status: judgement.why });
+      return buildOrphanFinding({
+        ...base,
+        judgement: fallback,
+        confidence: 'suspected',
+        status: judgement.why,
+      });
     }
-    return orphanFinding({
+    return buildOrphanFinding({
       ...base,
       judgement,
       confidence: finding.confidence,

@@ -31,7 +31,7 @@ const suspectStateSchema = z.object({
   ),
 });
 
-export function suspectKey(providerUuid: string, consumerUuid: string): string {
+export function makeSuspectKey(providerUuid: string, consumerUuid: string): string {
   return `${providerUuid}/${consumerUuid}`;
 }
 
@@ -76,7 +76,7 @@ export interface SuspectStore {
 }
 
 /** A file name for a cloud (and region) that cannot escape the directory. */
-function stateFileName(cloudName: string, region: string | undefined): string {
+function buildStateFileName(cloudName: string, region: string | undefined): string {
   const name = region === undefined ? cloudName : `${cloudName}@${region}`;
   return `${encodeURIComponent(name).replaceAll('.', '%2E')}.json`;
 }
@@ -85,14 +85,14 @@ function stateFileName(cloudName: string, region: string | undefined): string {
  * One small JSON file per cloud under the state directory. A file that cannot be read back is treated as no
  * earlier sweep: that only delays confirmation, it never makes anything fixable.
  */
-export function fileSuspectStore(
+export function openSuspectStore(
   directory: string,
   cloudName: string,
   region: string | undefined,
   log: Logger,
 ): SuspectStore {
   const folder = path.join(directory, 'placement-orphaned-allocations');
-  const file = path.join(folder, stateFileName(cloudName, region));
+  const file = path.join(folder, buildStateFileName(cloudName, region));
   return {
     location: file,
     async load() {

@@ -24,8 +24,8 @@ import check, {
 } from '../../../../src/checks/placement/orphaned-allocations.js';
 import {
   advanceSuspects,
-  fileSuspectStore,
-  suspectKey,
+  makeSuspectKey,
+  openSuspectStore,
 } from '../../../../src/checks/placement/suspect-state.js';
 import type { CheckContext, FindingInput } from '../../../../src/core/check.js';
 import { applyFixes, planFixes } from '../../../../src/core/fixer.js';
@@ -257,7 +257,7 @@ describe('analyseSweep', () => {
 describe('advanceSuspects', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');
   const later = (seconds: number) => new Date(t0.getTime() + seconds * 1000);
-  const key = suspectKey(A, STRANGER);
+  const key = makeSuspectKey(A, STRANGER);
 
   it('a first sighting is never due; the same generation ≥ confirm-after later is', () => {
     const first = advanceSuspects(undefined, [{ key, consumerGeneration: 3 }], t0, 60);
@@ -285,7 +285,7 @@ describe('advanceSuspects', () => {
   });
 });
 
-describe('fileSuspectStore', () => {
+describe('openSuspectStore', () => {
   let directory: string;
   beforeEach(async () => {
     directory = await mkdtemp(path.join(os.tmpdir(), 'sd-unit-placement-'));
@@ -295,7 +295,7 @@ describe('fileSuspectStore', () => {
   });
 
   it('keeps one file per cloud and region and reads back what it wrote', async () => {
-    const store = fileSuspectStore(directory, 'prod/../x', 'RegionOne', silentLogger);
+    const store = openSuspectStore(directory, 'prod/../x', 'RegionOne', silentLogger);
     assert.ok(store.location.startsWith(path.join(directory, 'placement-orphaned-allocations')));
     assert.equal(path.basename(path.dirname(store.location)), 'placement-orphaned-allocations');
     const state = {
@@ -308,7 +308,7 @@ describe('fileSuspectStore', () => {
   });
 
   it('treats an unreadable file as no earlier sweep (delays, never confirms)', async () => {
-    const store = fileSuspectStore(directory, 'c', undefined, silentLogger);
+    const store = openSuspectStore(directory, 'c', undefined, silentLogger);
     await store.save({ version: 1, sweptAt: 'x', suspects: {} });
     await writeFile(store.location, '{"version": 1, "suspects": [', 'utf8');
     assert.equal(await store.load(), undefined);
