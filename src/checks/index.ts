@@ -9,6 +9,7 @@ import imageQcow2Convert from './image/qcow2-convert.js';
 import imageQcow2Format from './image/qcow2-format.js';
 import imageScsiBus from './image/scsi-bus.js';
 import placementOrphanedAllocations from './placement/orphaned-allocations.js';
+import workflowEmptyActionList from './workflow/empty-action-list.js';
 
 /** The catalogue. A check that is not listed here does not exist; the catalogue test enforces it. */
 export const allChecks: readonly Check[] = [
@@ -22,4 +23,5 @@ export const allChecks: readonly Check[] = [
   imageQcow2Convert,
   imageScsiBus,
   hostNestedVirtualisation,
+  workflowEmptyActionList,
 ];
