@@ -22,6 +22,7 @@ import { judgeSweep, readSettings, sweepCloud } from '../src/checks/placement/or
 import type { CheckContext, FindingInput } from '../src/core/check.js';
 import { silentLogger } from '../src/core/logger.js';
 import { resolveCloudConfig } from '../src/openstack/config.js';
+import { HttpError } from '../src/openstack/errors.js';
 import { openSession } from '../src/openstack/session.js';
 import type { CloudSession } from '../src/openstack/types.js';
 import { readCloudEnv } from '../test/support/integration.js';
@@ -229,35 +230,46 @@ async function seed(cloud: CloudSession, providers: number, perProvider: number)
 
 async function cleanUp(cloud: CloudSession): Promise<void> {
   const providers = await listBenchProviders(cloud);
-  const project = cloud.identity.projectId ?? '';
   await mapWithConcurrency(providers, 8, async ({ uuid }) => {
-    const { body } = await cloud.request('placement', {
-      path: `/resource_providers/${uuid}/allocations`,
-      microversion: '1.28',
-      schema: providerAllocations,
-    });
-    const emptied: Record<string, unknown> = {};
-    for (const [consumer, allocation] of Object.entries(body.allocations)) {
-      emptied[consumer] = {
-        allocations: {},
-        project_id: project,
-        user_id: cloud.identity.userId,
-        consumer_generation: allocation.consumer_generation ?? null,
-      };
+    // Placement answers 409 concurrent_update when parallel writes race on its internal generations: read again.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await cleanUpProvider(cloud, uuid);
+        return;
+      } catch (error) {
+        if (attempt === 3 || !(error instanceof HttpError) || error.status !== 409) throw error;
+      }
     }
-    if (Object.keys(emptied).length > 0) {
-      await cloud.request('placement', {
-        method: 'POST',
-        path: '/allocations',
-        microversion: '1.28',
-        body: JSON.parse(JSON.stringify(emptied)),
-      });
-    }
+  });
+}
+
+async function cleanUpProvider(cloud: CloudSession, uuid: string): Promise<void> {
+  const { body } = await cloud.request('placement', {
+    path: `/resource_providers/${uuid}/allocations`,
+    microversion: '1.28',
+    schema: providerAllocations,
+  });
+  const emptied: Record<string, unknown> = {};
+  for (const [consumer, allocation] of Object.entries(body.allocations)) {
+    emptied[consumer] = {
+      allocations: {},
+      project_id: cloud.identity.projectId ?? '',
+      user_id: cloud.identity.userId,
+      consumer_generation: allocation.consumer_generation ?? null,
+    };
+  }
+  if (Object.keys(emptied).length > 0) {
     await cloud.request('placement', {
-      method: 'DELETE',
-      path: `/resource_providers/${uuid}`,
-      acceptStatus: [204, 404],
+      method: 'POST',
+      path: '/allocations',
+      microversion: '1.28',
+      body: JSON.parse(JSON.stringify(emptied)),
     });
+  }
+  await cloud.request('placement', {
+    method: 'DELETE',
+    path: `/resource_providers/${uuid}`,
+    acceptStatus: [204, 404],
   });
 }
 
