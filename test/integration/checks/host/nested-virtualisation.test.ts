@@ -14,6 +14,7 @@ import { applyUndo, planUndo } from '../../../../src/core/undo.js';
 import { LocalHost } from '../../../../src/hosts/index.js';
 import { startThrowawaySshd, type ThrowawaySshd } from '../../../hosts/sshd.js';
 import { runCliProcess } from '../../../support/cli.js';
+import { adminCloud, runCli } from '../../../support/integration.js';
 import { fixedHosts } from '../../../unit/checks/host/host-provider.js';
 
 // This machine has no KVM. What is real here: the CLI run end to end without any clouds.yaml, ssh to a real
@@ -381,5 +382,39 @@ describe('the CLI over ssh (a real sshd on 127.0.0.1)', () => {
     assert.deepEqual([...byHost.keys()].sort(), ['compute01', 'compute02']);
     assert.match(byHost.get('compute02') ?? '', /^not looked at: /);
     assert.match(byHost.get('compute01') ?? '', /neither vmx nor svm/);
+  });
+
+  it('--hypervisors: the hosts Nova reports (the local cloud), reached through the inventory', async () => {
+    const inventory = path.join(work, 'hypervisors.yml');
+    // sd-compute-1 is the sshd on this machine; sd-compute-2 is not in the inventory, so ssh tries its name
+    await writeFile(
+      inventory,
+      `all:\n  children:\n    compute:\n      hosts:\n        sd-compute-1:\n          ansible_host: 127.0.0.1\n          ansible_port: ${sshd.port}\n          ansible_user: root\n`,
+    );
+    await writeFile(path.join(sshd.dir, 'cli_known_hosts'), `${sshd.knownHostsLine}\n`);
+    const result = await runCli([
+      'check',
+      'host/nested-virtualisation',
+      '--hypervisors',
+      '-i',
+      inventory,
+      '--os-cloud',
+      adminCloud,
+      '--ssh-config',
+      sshConfig,
+      '-f',
+      'json',
+      '--journal-dir',
+      path.join(work, 'hypervisors-journal'),
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    const document = JSON.parse(result.stdout) as {
+      checks: { findings: { target: { name: string }; message: string }[] }[];
+    };
+    const byHost = new Map(
+      document.checks[0]?.findings.map((finding) => [finding.target.name, finding.message]),
+    );
+    assert.match(byHost.get('sd-compute-1') ?? '', /neither vmx nor svm/);
+    assert.match(byHost.get('sd-compute-2') ?? '', /^not looked at: .*sd-compute-2/);
   });
 });
