@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -8,8 +9,10 @@ import { imagePath, listAllImages } from '../../../../src/openstack/image.js';
 import type { CloudSession } from '../../../../src/openstack/types.js';
 import { adminCloud, runCli } from '../../../support/integration.js';
 
-/** Every image these tests create starts with it; cleanup deletes by it, also what a failed run left. */
+/** Every image these tests create starts with it. */
 export const imageTestPrefix = 'sd-test-image-';
+/** This process's run: two runs of the same test file at once must not delete each other's images. */
+export const testRun = randomBytes(3).toString('hex');
 
 const createdSchema = z.object({ id: z.string(), status: z.string() }).catchall(z.unknown());
 
@@ -27,7 +30,7 @@ export async function createTestImage(cloud: CloudSession, image: TestImage): Pr
     method: 'POST',
     path: '/v2/images',
     body: {
-      name: `${imageTestPrefix}${image.name}`,
+      name: `${imageTestPrefix}${testRun}-${image.name}`,
       disk_format: image.diskFormat ?? 'raw',
       container_format: 'bare',
       visibility: 'private',
@@ -51,13 +54,30 @@ export async function createTestImage(cloud: CloudSession, image: TestImage): Pr
   return created.body.id;
 }
 
-/** Deletes this suite's images (by name prefix), whatever state a previous run left them in. */
-export async function deleteTestImages(cloud: CloudSession, prefix = imageTestPrefix): Promise<void> {
+/**
+ * Deletes images by name prefix; with `olderThanMs`, only those created that long ago (what crashed runs left,
+ * never the images of a run still going on).
+ */
+export async function deleteTestImages(
+  cloud: CloudSession,
+  prefix: string,
+  olderThanMs?: number,
+): Promise<void> {
   const ids: string[] = [];
-  for await (const image of listAllImages(cloud)) if (image.name?.startsWith(prefix)) ids.push(image.id);
+  const cutoff = olderThanMs === undefined ? undefined : Date.now() - olderThanMs;
+  for await (const image of listAllImages(cloud)) {
+    if (!image.name?.startsWith(prefix)) continue;
+    if (cutoff !== undefined && Date.parse(image.created_at ?? '') > cutoff) continue;
+    ids.push(image.id);
+  }
   for (const id of ids) {
     await cloud.request('image', { method: 'DELETE', path: imagePath(id), acceptStatus: [204, 404] });
   }
+}
+
+/** Leftovers of crashed runs of any image test file, older than an hour. */
+export function deleteStaleTestImages(cloud: CloudSession): Promise<void> {
+  return deleteTestImages(cloud, imageTestPrefix, 3_600_000);
 }
 
 /** The image as Glance returns it, without `updated_at` (which a patch and its undo necessarily move). */

@@ -5,21 +5,24 @@ import { openCloud, temporaryJournalDir } from '../../../support/integration.js'
 import {
   applyImageFix,
   createTestImage,
+  deleteStaleTestImages,
   deleteTestImages,
+  imageTestPrefix,
   rawBytes,
   readImageDocument,
   runImageCheck,
+  testRun,
   undoRun,
 } from './glance.js';
 
-const prefix = 'sd-test-image-mq-';
+const prefix = `${imageTestPrefix}${testRun}-mq-`;
 let cloud: CloudSession;
 const ids: Record<string, string> = {};
 
 describe('image/multiqueue on the real Glance', () => {
   before(async () => {
     cloud = await openCloud();
-    await deleteTestImages(cloud, prefix);
+    await deleteStaleTestImages(cloud);
     const make = (name: string, properties: Record<string, string>, hidden = false) =>
       createTestImage(cloud, { name: `mq-${name}`, properties, hidden, data: rawBytes() });
     ids.absent = await make('absent', {});

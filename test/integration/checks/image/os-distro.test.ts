@@ -14,14 +14,17 @@ import { openCloud, temporaryJournalDir } from '../../../support/integration.js'
 import {
   applyImageFix,
   createTestImage,
+  deleteStaleTestImages,
   deleteTestImages,
+  imageTestPrefix,
   rawBytes,
   readImageDocument,
   runImageCheck,
+  testRun,
   undoRun,
 } from './glance.js';
 
-const prefix = 'sd-test-image-distro-';
+const prefix = `${imageTestPrefix}${testRun}-distro-`;
 
 describe('osinfo lookups against the installed osinfo-db package', () => {
   it('reads the tree Debian installs and agrees with the shipped list', async () => {
@@ -49,7 +52,7 @@ describe('image/os-distro on the real Glance', () => {
   const ids: Record<string, string> = {};
   before(async () => {
     cloud = await openCloud();
-    await deleteTestImages(cloud, prefix);
+    await deleteStaleTestImages(cloud);
     const make = (name: string, properties: Record<string, string>) =>
       createTestImage(cloud, { name: `distro-${name}`, properties, data: rawBytes() });
     ids.named = await make('Ubuntu 22.04 LTS', {});

@@ -5,21 +5,24 @@ import { openCloud, temporaryJournalDir } from '../../../support/integration.js'
 import {
   applyImageFix,
   createTestImage,
+  deleteStaleTestImages,
   deleteTestImages,
+  imageTestPrefix,
   rawBytes,
   readImageDocument,
   runImageCheck,
+  testRun,
   undoRun,
 } from './glance.js';
 
-const prefix = 'sd-test-image-ostype-';
+const prefix = `${imageTestPrefix}${testRun}-ostype-`;
 let cloud: CloudSession;
 const ids: Record<string, string> = {};
 
 describe('image/os-type on the real Glance', () => {
   before(async () => {
     cloud = await openCloud();
-    await deleteTestImages(cloud, prefix);
+    await deleteStaleTestImages(cloud);
     const make = (name: string, properties: Record<string, string>, data = true) =>
       createTestImage(cloud, { name: `ostype-${name}`, properties, ...(data ? { data: rawBytes() } : {}) });
     ids.ubuntu = await make('ubuntu-22.04', {});

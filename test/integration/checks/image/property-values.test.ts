@@ -8,21 +8,24 @@ import { adminCloud, openCloud, runCli, temporaryJournalDir } from '../../../sup
 import {
   applyImageFix,
   createTestImage,
+  deleteStaleTestImages,
   deleteTestImages,
+  imageTestPrefix,
   rawBytes,
   readImageDocument,
   runImageCheck,
+  testRun,
   undoRun,
 } from './glance.js';
 
-const prefix = 'sd-test-image-pv-';
+const prefix = `${imageTestPrefix}${testRun}-pv-`;
 let cloud: CloudSession;
 const ids: Record<string, string> = {};
 
 describe('image/property-values on the real Glance', () => {
   before(async () => {
     cloud = await openCloud();
-    await deleteTestImages(cloud, prefix);
+    await deleteStaleTestImages(cloud);
     const make = (name: string, properties: Record<string, string>) =>
       createTestImage(cloud, { name: `pv-${name}`, properties, data: rawBytes() });
     ids.xen = await make('xen', { hw_disk_bus: 'xen' });

@@ -2,16 +2,25 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CloudSession } from '../../../../src/openstack/types.js';
 import { openCloud } from '../../../support/integration.js';
-import { createTestImage, deleteTestImages, qcow2Bytes, rawBytes, runImageCheck } from './glance.js';
+import {
+  createTestImage,
+  deleteStaleTestImages,
+  deleteTestImages,
+  imageTestPrefix,
+  qcow2Bytes,
+  rawBytes,
+  runImageCheck,
+  testRun,
+} from './glance.js';
 
-const prefix = 'sd-test-image-fmt-';
+const prefix = `${imageTestPrefix}${testRun}-fmt-`;
 let cloud: CloudSession;
 const ids: Record<string, string> = {};
 
 describe('image/qcow2-format on the real Glance', () => {
   before(async () => {
     cloud = await openCloud();
-    await deleteTestImages(cloud, prefix);
+    await deleteStaleTestImages(cloud);
     const qcow2 = qcow2Bytes();
     ids.rawButQcow2 = await createTestImage(cloud, {
       name: 'fmt-raw-but-qcow2',

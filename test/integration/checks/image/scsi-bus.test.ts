@@ -5,21 +5,24 @@ import { openCloud, temporaryJournalDir } from '../../../support/integration.js'
 import {
   applyImageFix,
   createTestImage,
+  deleteStaleTestImages,
   deleteTestImages,
+  imageTestPrefix,
   rawBytes,
   readImageDocument,
   runImageCheck,
+  testRun,
   undoRun,
 } from './glance.js';
 
-const prefix = 'sd-test-image-scsi-';
+const prefix = `${imageTestPrefix}${testRun}-scsi-`;
 let cloud: CloudSession;
 const ids: Record<string, string> = {};
 
 describe('image/scsi-bus on the real Glance', () => {
   before(async () => {
     cloud = await openCloud();
-    await deleteTestImages(cloud, prefix);
+    await deleteStaleTestImages(cloud);
     const make = (name: string, properties: Record<string, string>) =>
       createTestImage(cloud, { name: `scsi-${name}`, properties, data: rawBytes() });
     ids.modelOnly = await make('model-only', { hw_scsi_model: 'virtio-scsi' });
