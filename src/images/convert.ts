@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { describeError, UsageError } from '../core/errors.js';
 import type { Json, JsonObject } from '../core/json.js';
 import { extraProperties, type Image } from '../openstack/image.js';
 import type { CloudSession } from '../openstack/types.js';
@@ -168,7 +169,11 @@ export async function planConversion(
     storedBytes,
     virtualBytes,
     tempBytesNeeded: virtualBytes === undefined ? undefined : storedBytes + virtualBytes,
-    tempBytesFree: await readFreeBytes(options.tmpDir),
+    tempBytesFree: await readFreeBytes(options.tmpDir).catch((error: unknown) => {
+      throw new UsageError(`temporary directory ${options.tmpDir} cannot be used: ${describeError(error)}`, {
+        hint: 'point --tmp-dir (or --set tmp_dir=) at an existing, writable directory',
+      });
+    }),
     tmpDir: options.tmpDir,
     newImageId: options.newImageId,
     createBody: body,

@@ -7,6 +7,7 @@ import {
   buildCreateBody,
   createRawCopy,
   findWhyNotConvertible,
+  planConversion,
   type RawCopyArgs,
 } from '../../../src/images/convert.js';
 import { imageSchema } from '../../../src/openstack/image.js';
@@ -266,6 +267,24 @@ describe('which images can be converted', () => {
       else assert.match(verdict ?? '', why);
     });
   }
+
+  it('refuses a temporary directory that does not exist, as a usage error', async () => {
+    await assert.rejects(
+      planConversion(base, {
+        tmpDir: '/nonexistent/sd-convert',
+        retiredSuffix: ' (retired)',
+        deactivateOld: false,
+        newImageId: newId,
+        members: [],
+      }),
+      (error: unknown) => {
+        assert.ok(error instanceof Error && 'kind' in error);
+        assert.equal(error.kind, 'usage');
+        assert.match(error.message, /^temporary directory \/nonexistent\/sd-convert cannot be used: /);
+        return true;
+      },
+    );
+  });
 
   it('builds the new image from every property but the reserved and the hashes of the old bytes', () => {
     const image = imageSchema.parse({
