@@ -57,7 +57,7 @@ export async function addImageMember(cloud: CloudSession, imageId: string, membe
   });
 }
 
-/** Sets a member's status; false when policy lets only the member itself do that (Glance's default). */
+/** Sets a member's status; false when the cloud's policy lets only the member itself do that (403). */
 export async function setImageMemberStatus(
   cloud: CloudSession,
   imageId: string,

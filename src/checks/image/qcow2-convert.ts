@@ -298,7 +298,7 @@ export function createQcow2ConvertCheck(deps: ConvertCheckDeps = {}): Check {
           summary:
             `created raw image ${result.newImageId} (${formatBytes(result.size)}, ${result.hashAlgo} verified)` +
             (result.memberStatusesNotCopied.length > 0
-              ? `; member status left pending for ${result.memberStatusesNotCopied.join(', ')} (only the member can accept)`
+              ? `; member status left pending for ${result.memberStatusesNotCopied.join(', ')} (this cloud lets only the member set it)`
               : ''),
           details: {
             image_id: result.newImageId,
