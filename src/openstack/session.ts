@@ -546,8 +546,10 @@ class OpenStackSession implements CloudSession {
           headers,
           body: spec.body,
           signal: controller.signal,
-          // Never follow a redirect: the token would go wherever the Location points.
-          redirect: 'manual',
+          // Never follow a redirect: the token would go wherever the Location points. A streamed upload
+          // uses 'error' instead: with 'manual', fetch keeps a copy of the body for a possible re-send
+          // and an image upload would sit in memory whole.
+          redirect: spec.body instanceof ReadableStream ? 'error' : 'manual',
           dispatcher: this.#tls?.dispatcher,
           ...(spec.body instanceof ReadableStream ? { duplex: 'half' } : {}),
         });
