@@ -8,7 +8,13 @@ import {
   type OsinfoIndex,
 } from '../../images/osinfo.js';
 import type { CloudSession } from '../../openstack/types.js';
-import { definePropertyCheck, type ImageView, type PropertyVerdict, wishFor } from './property-check.js';
+import {
+  definePropertyCheck,
+  type ImageView,
+  type PropertyVerdict,
+  verdictFromPolicy,
+  wishFor,
+} from './property-check.js';
 import { imageScopeParameters } from './sweep.js';
 
 export interface OsDistroEnv {
@@ -35,26 +41,12 @@ export function inspectOsDistro(view: ImageView, env: OsDistroEnv): PropertyVerd
     osinfo_db: `${database.version} (${database.source})`,
   };
   if (wish.fromPolicy && wish.value !== undefined) {
-    if ((wish.value ?? undefined) === current) return null;
-    return {
-      problems: [
-        {
-          severity: 'warning',
-          message:
-            wish.value === null
-              ? `${wish.source} wants no os_distro, the image has "${current}"`
-              : `${wish.source} wants os_distro=${wish.value}, the image has ${current === undefined ? 'none' : `"${current}"`}`,
-        },
-      ],
-      changes: { os_distro: wish.value },
-      evidence: {
-        ...evidenceBase,
-        match: null,
-        proposed: wish.value,
-        confidence: 'given',
-        reason: wish.source,
-      },
-    };
+    return verdictFromPolicy(
+      'os_distro',
+      current,
+      { ...wish, value: wish.value },
+      { ...evidenceBase, match: null },
+    );
   }
 
   const match = current === undefined ? undefined : matchOsDistro(env.osinfo, current);

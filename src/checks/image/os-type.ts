@@ -1,7 +1,13 @@
 import { UsageError } from '../../core/errors.js';
 import type { Image } from '../../openstack/image.js';
 import { enumProperties } from './nova-properties.js';
-import { definePropertyCheck, type ImageView, type PropertyVerdict, wishFor } from './property-check.js';
+import {
+  definePropertyCheck,
+  type ImageView,
+  type PropertyVerdict,
+  verdictFromPolicy,
+  wishFor,
+} from './property-check.js';
 import { imageScopeParameters } from './sweep.js';
 
 // Nova's OSType field (nova/objects/fields.py) accepts these two, lower-cased.
@@ -47,20 +53,7 @@ export function inspectOsType(view: ImageView, env: OsTypeEnv): PropertyVerdict 
   const current = view.properties.os_type;
   const evidenceBase = { os_type: current ?? null, os_distro: view.properties.os_distro ?? null };
   if (wish.fromPolicy && wish.value !== undefined) {
-    if ((wish.value ?? undefined) === current) return null;
-    return {
-      problems: [
-        {
-          severity: 'warning',
-          message:
-            wish.value === null
-              ? `${wish.source} wants no os_type, the image has "${current}"`
-              : `${wish.source} wants os_type=${wish.value}, the image has ${current === undefined ? 'none' : `"${current}"`}`,
-        },
-      ],
-      changes: { os_type: wish.value },
-      evidence: { ...evidenceBase, proposed: wish.value, confidence: 'given', reason: wish.source },
-    };
+    return verdictFromPolicy('os_type', current, { ...wish, value: wish.value }, evidenceBase);
   }
   // OSType.coerce lower-cases the value, so `Linux` is fine; stray spaces are not.
   if (current !== undefined && validOsTypes.includes(current.toLowerCase())) return null;

@@ -138,3 +138,30 @@ export function wishFor(view: ImageView, property: string, runbookDefault?: stri
   if (wish) return { value: wish.value, source: `policy ${wish.source}`, fromPolicy: true };
   return { value: runbookDefault, source: 'runbook default', fromPolicy: false };
 }
+
+/**
+ * The verdict when the policy names the value of a single property: null when the image already has it,
+ * else a warning whose fix sets (or, for `null`, removes) exactly that value.
+ */
+export function verdictFromPolicy(
+  property: string,
+  current: string | undefined,
+  wish: Wish & { value: string | null },
+  evidence: JsonObject,
+): PropertyVerdict | null {
+  if ((wish.value ?? undefined) === current) return null;
+  const has = current === undefined ? 'none' : `"${current}"`;
+  return {
+    problems: [
+      {
+        severity: 'warning',
+        message:
+          wish.value === null
+            ? `${wish.source} wants no ${property}, the image has ${has}`
+            : `${wish.source} wants ${property}=${wish.value}, the image has ${has}`,
+      },
+    ],
+    changes: { [property]: wish.value },
+    evidence: { ...evidence, proposed: wish.value, confidence: 'given', reason: wish.source },
+  };
+}
